@@ -467,10 +467,8 @@ static void finish(struct tsr_http_conn *c)
     }
     if (!new_request(c))
         return;
-    if (c->reading_paused) {
-        c->reading_paused = false;
-        event_add(c->rev, NULL);
-    }
+    c->paused_in = false;
+    tsr_http__conn_update_read(c);
     if (c->in.len > 0)
         tsr_http__h1_feed(c);
 }

@@ -112,6 +112,14 @@ void tsr_http_server_require_tls(struct tsr_http_server *srv, bool require);
 int tsr_http_server_listen(struct tsr_http_server *srv, const char *host, uint16_t port,
                            struct tsr_diag *d);
 
+/*
+ * Serve an already connected socket (socket activation, tests, fuzzing).
+ * The server owns fd from now on, also on failure.  peer is a label for
+ * logs (may be NULL).  Returns 0, TSR_ENOMEM, TSR_ELIMIT (too many
+ * connections; fd is closed).
+ */
+int tsr_http_server_adopt(struct tsr_http_server *srv, int fd, const char *peer);
+
 /* The port the n-th listener is bound to (after listen), 0 if none. */
 uint16_t tsr_http_server_port(const struct tsr_http_server *srv, size_t n);
 

@@ -124,7 +124,9 @@ struct tsr_http_conn {
     unsigned busy;        /* >0 while a callback chain runs: defer frees */
     bool closing;         /* close once output is flushed */
     bool dead;            /* closed; free when busy drops to 0 */
-    bool reading_paused;
+    bool paused_out;      /* output above the high-water mark: stop reading */
+    bool paused_in;       /* pipelined input full until the answer is out */
+    bool read_armed;      /* the read event is added */
     bool write_armed;
     bool timer_write;     /* the timer measures write progress */
     /* HTTP/1.1 */
@@ -145,6 +147,8 @@ struct tsr_http_conn {
 void tsr_http__conn_close(struct tsr_http_conn *c);
 void tsr_http__conn_pump(struct tsr_http_conn *c);
 void tsr_http__conn_arm_timer(struct tsr_http_conn *c, uint64_t ms);
+/* Add or remove the read event to match paused_in/paused_out. */
+void tsr_http__conn_update_read(struct tsr_http_conn *c);
 struct tsr_http_req *tsr_http__req_new(struct tsr_http_conn *c, enum tsr_http_proto proto);
 void tsr_http__req_free(struct tsr_http_req *req);
 int tsr_http__req_add_header(struct tsr_http_req *req, const char *name, size_t nlen,

@@ -104,7 +104,7 @@ static void set_nodelay(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static void conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_storage *ss)
+static int conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_storage *ss)
 {
     struct tsr_http_conn *c = tsr_calloc(1, sizeof(*c));
     char host[INET6_ADDRSTRLEN] = "?";
@@ -112,9 +112,11 @@ static void conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_
 
     if (c == NULL) {
         close(fd);
-        return;
+        return TSR_ENOMEM;
     }
-    if (ss->ss_family == AF_INET) {
+    if (ss == NULL) {
+        tsr_strlcpy(c->peer, "adopted", sizeof(c->peer));
+    } else if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
         port = ntohs(sin->sin_port);
@@ -143,7 +145,7 @@ static void conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_
             event_free(c->tmr);
         tsr_free(c);
         close(fd);
-        return;
+        return TSR_ENOMEM;
     }
     c->next = srv->conns;
     if (srv->conns != NULL)
@@ -151,9 +153,25 @@ static void conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_
     srv->conns = c;
     srv->nconns++;
     set_nodelay(fd);
-    event_add(c->rev, NULL);
+    tsr_http__conn_update_read(c);
     tsr_http__conn_arm_timer(c, srv->limits.read_timeout_ms);
     tsr_log_debug(TSR_LC_HTTP, "conn %s: accepted", c->peer);
+    return 0;
+}
+
+int tsr_http_server_adopt(struct tsr_http_server *srv, int fd, const char *peer)
+{
+    if (srv->nconns >= srv->limits.max_connections) {
+        close(fd);
+        return TSR_ELIMIT;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int rc = conn_new(srv, fd, NULL);
+    if (rc == 0 && peer != NULL)
+        tsr_strlcpy(srv->conns->peer, peer, sizeof(srv->conns->peer));
+    return rc;
 }
 
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
@@ -201,7 +219,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             close(fd);
             continue;
         }
-        conn_new(srv, fd, &ss);
+        (void)conn_new(srv, fd, &ss);
     }
 }
 
@@ -426,6 +444,19 @@ static bool conn_release(struct tsr_http_conn *c)
     return !c->dead;
 }
 
+void tsr_http__conn_update_read(struct tsr_http_conn *c)
+{
+    bool want = !c->dead && !c->paused_in && !c->paused_out;
+
+    if (want == c->read_armed)
+        return;
+    if (want)
+        event_add(c->rev, NULL);
+    else
+        event_del(c->rev);
+    c->read_armed = want;
+}
+
 void tsr_http__conn_arm_timer(struct tsr_http_conn *c, uint64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -550,14 +581,8 @@ void tsr_http__conn_pump(struct tsr_http_conn *c)
             break;
     }
     if (!c->dead) {
-        bool blocked = c->out.len - c->out_off >= TSR_HTTP_OUT_HIGH_WATER;
-        if (blocked && !c->reading_paused) {
-            event_del(c->rev);
-            c->reading_paused = true;
-        } else if (!blocked && c->reading_paused) {
-            event_add(c->rev, NULL);
-            c->reading_paused = false;
-        }
+        c->paused_out = c->out.len - c->out_off >= TSR_HTTP_OUT_HIGH_WATER;
+        tsr_http__conn_update_read(c);
         if (c->state == CONN_H2 && tsr_http__h2_finished(c))
             tsr_http__conn_close(c);
         else if (c->closing && c->out.len == c->out_off)
@@ -753,19 +778,26 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     }
     /* A bounded number of blocks per wakeup keeps one busy peer from
      * starving the others; leftover TLS plaintext re-arms the event. */
-    for (int i = 0; i < 16 && !c->dead && !c->reading_paused; i++) {
+    for (int i = 0; i < 16 && !c->dead && !c->paused_in && !c->paused_out; i++) {
         if (c->state == CONN_H1 && c->h1 == H1_DISPATCHED) {
             /* Pipelined requests wait until the current answer is out;
              * stop reading once the next head would not fit anyway. */
             if (c->in.len >= c->in.max - TSR_HTTP_READ_BLOCK) {
-                event_del(c->rev);
-                c->reading_paused = true;
+                c->paused_in = true;
+                tsr_http__conn_update_read(c);
                 break;
             }
         }
         ssize_t n = conn_recv(c, block, sizeof(block));
         if (n == -1)
             break;
+        if (n == 0 && c->state == CONN_H1 && c->h1 == H1_DISPATCHED) {
+            /* The peer half-closed after its request: answer, then close. */
+            c->h1_keepalive = false;
+            c->paused_in = true;
+            tsr_http__conn_update_read(c);
+            break;
+        }
         if (n == 0 || n == -2) {
             tsr_http__conn_close(c);
             break;
