@@ -1,0 +1,468 @@
+/*
+ * connector/tesserad.c: the connector daemon's main(): options,
+ * configuration, the one event loop, the protocol and management ports,
+ * signals (SIGTERM/SIGINT drain and stop, SIGHUP reloads a valid
+ * configuration), and the routes that exist so far: GET /health and the
+ * participant's did:web document.
+ *
+ * tesserad never forks: it runs in the foreground under systemd
+ * (Type=notify, through $NOTIFY_SOCKET, without linking libsystemd), a
+ * container runtime or a shell.  -f is accepted for symmetry with
+ * tessera-catalogd and older scripts.
+ */
+#include "lib/tsr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "connector/conf.h"
+#include "lib/crypto.h"
+#include "lib/did.h"
+#include "lib/jose.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "transports/http.h"
+#include "transports/tls.h"
+
+struct daemon {
+    const char *conf_path;
+    struct tsr_conf conf;
+    struct event_base *base;
+    struct tsr_key *key;
+    char *did_doc;          /* serialised did.json, served as is */
+    char *did_path;         /* where the DID document is served */
+    char *public_url;
+    struct tsr_tls_ctx *tls;
+    struct tsr_http_server *proto;
+    struct tsr_http_server *mgmt;
+    struct event *sig_term, *sig_int, *sig_hup;
+    int lock_fd;
+    time_t started;
+    int draining;           /* servers still draining */
+    const char *debug_override;
+};
+
+/* ------------------------------------------------------------ systemd */
+
+/* sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+    close(fd);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void h_health(struct tsr_http_req *req, void *arg)
+{
+    (void)arg;
+    tsr_http_respond_text(req, 200, "application/json", "{\"status\":\"ok\"}\n");
+}
+
+static void h_did(struct tsr_http_req *req, void *arg)
+{
+    struct daemon *dm = arg;
+
+    tsr_http_respond_text(req, 200, "application/did+json", dm->did_doc);
+}
+
+static void respond_json(struct tsr_http_req *req, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+
+    json_decref(j);
+    if (text == NULL) {
+        tsr_http_respond_text(req, 500, "application/json", "{\"error\":\"out of memory\"}\n");
+        return;
+    }
+    tsr_http_respond_text(req, status, "application/json", text);
+    free(text);
+}
+
+/* The management API's one gate: the key, compared in constant time. */
+static bool mgmt_authorised(struct daemon *dm, struct tsr_http_req *req)
+{
+    const char *key = tsr_http_req_header(req, "x-api-key");
+
+    if (key != NULL && tsr_ct_streq(key, dm->conf.api_key))
+        return true;
+    respond_json(req, 401,
+                 json_pack("{s:s}", "error", key == NULL ? "missing X-Api-Key header"
+                                                         : "wrong API key"));
+    return false;
+}
+
+static void h_status(struct tsr_http_req *req, void *arg)
+{
+    struct daemon *dm = arg;
+
+    if (!mgmt_authorised(dm, req))
+        return;
+    respond_json(req, 200,
+                 json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "name", dm->conf.name, "did",
+                           dm->conf.did, "version", PACKAGE_VERSION, "protocol_url",
+                           dm->public_url, "uptime_s", (json_int_t)(time(NULL) - dm->started),
+                           "connections",
+                           (json_int_t)tsr_http_server_connections(dm->proto)));
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int build_identity(struct daemon *dm, struct tsr_diag *d)
+{
+    json_t *jwk = NULL, *doc = NULL;
+    char *url = NULL;
+    int rc;
+
+    rc = tsr_key_load_pem(dm->conf.participant_key, &dm->key, d);
+    if (rc != 0)
+        return tsr_diag_prefix(d, "participant key %s", dm->conf.participant_key);
+    rc = tsr_did_web_to_url(dm->conf.did, &url, d);
+    if (rc != 0)
+        goto out;
+    /* did:web:host%3Aport maps to https://host:port/.well-known/did.json and
+     * did:web:host:a:b to https://host/a/b/did.json; the path part is what
+     * this server must answer. */
+    const char *path = strchr(url + strlen("https://"), '/');
+    dm->did_path = tsr_strdup(path);
+    if (dm->conf.public_url != NULL && dm->conf.public_url[0] != '\0') {
+        dm->public_url = tsr_strdup(dm->conf.public_url);
+    } else {
+        dm->public_url = tsr_strndup(url, (size_t)(path - url));
+    }
+    if (dm->did_path == NULL || dm->public_url == NULL) {
+        rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = tsr_key_to_jwk(dm->key, false, &jwk, d);
+    if (rc != 0)
+        goto out;
+    char dsp[2100];
+    snprintf(dsp, sizeof(dsp), "%s", dm->public_url);
+    struct tsr_did_service svc = {"dsp", "DataService", dsp};
+    rc = tsr_did_doc_build(dm->conf.did, jwk, &svc, 1, &doc, d);
+    if (rc != 0)
+        goto out;
+    dm->did_doc = json_dumps(doc, JSON_INDENT(2));
+    if (dm->did_doc == NULL)
+        rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+out:
+    json_decref(jwk);
+    json_decref(doc);
+    tsr_free(url);
+    return rc;
+}
+
+static int make_tls(const struct tsr_conf *c, struct tsr_tls_ctx **out, struct tsr_diag *d)
+{
+    struct tsr_tls_opts o = {
+        .cert_file = c->tls_cert,
+        .key_file = c->tls_key,
+        .client_ca = c->client_ca,
+        .require_client_cert = c->require_client_cert,
+        .allow_h2 = true,
+    };
+
+    *out = NULL;
+    if (!c->tls)
+        return 0;
+    return tsr_tls_ctx_new(&o, out, d);
+}
+
+static void apply_logging(const struct daemon *dm)
+{
+    tsr_log_setup((enum tsr_log_format)dm->conf.log_format, (enum tsr_log_level)dm->conf.log_level);
+    tsr_log_set_debug(dm->debug_override != NULL ? dm->debug_override
+                      : dm->conf.log_debug != NULL ? dm->conf.log_debug
+                                                    : "");
+}
+
+static int lock_state(struct daemon *dm, struct tsr_diag *d)
+{
+    char path[4200];
+
+    if (mkdir(dm->conf.state_dir, 0700) != 0 && errno != EEXIST)
+        return tsr_diag_set(d, TSR_EIO, "cannot create state folder %s: %s", dm->conf.state_dir,
+                            strerror(errno));
+    snprintf(path, sizeof(path), "%s/tesserad.lock", dm->conf.state_dir);
+    dm->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (dm->lock_fd < 0)
+        return tsr_diag_set(d, TSR_EIO, "cannot open %s: %s", path, strerror(errno));
+    /* One daemon per state folder: a second one would corrupt nothing
+     * (SQLite locks) but would answer for contracts it does not drive. */
+    if (flock(dm->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return tsr_diag_set(d, TSR_EEXIST, "another tesserad is running on %s", dm->conf.state_dir);
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(dm->lock_fd, 0) == 0)
+        (void)!write(dm->lock_fd, pid, (size_t)n);
+    return 0;
+}
+
+static int start_servers(struct daemon *dm, struct tsr_diag *d)
+{
+    struct tsr_http_limits lim;
+    int rc;
+
+    tsr_conf_http_limits(&dm->conf, &lim);
+    rc = make_tls(&dm->conf, &dm->tls, d);
+    if (rc != 0)
+        return rc;
+    rc = tsr_http_server_new(dm->base, &lim, dm->tls, &dm->proto);
+    if (rc != 0)
+        return tsr_diag_set(d, rc, "out of memory");
+    tsr_http_server_route(dm->proto, "GET", "/health", h_health, dm);
+    tsr_http_server_route(dm->proto, "GET", dm->did_path, h_did, dm);
+    rc = tsr_http_server_listen(dm->proto, dm->conf.listen, (uint16_t)dm->conf.port, d);
+    if (rc != 0)
+        return rc;
+
+    /* The management API is local and small: default limits, no TLS. */
+    rc = tsr_http_server_new(dm->base, NULL, NULL, &dm->mgmt);
+    if (rc != 0)
+        return tsr_diag_set(d, rc, "out of memory");
+    tsr_http_server_route(dm->mgmt, "GET", "/health", h_health, dm);
+    tsr_http_server_route(dm->mgmt, "GET", "/api/v1/status", h_status, dm);
+    return tsr_http_server_listen(dm->mgmt, dm->conf.mgmt_listen, (uint16_t)dm->conf.mgmt_port,
+                                  d);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void on_drained(void *arg)
+{
+    struct daemon *dm = arg;
+
+    if (--dm->draining == 0)
+        event_base_loopexit(dm->base, NULL);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *dm = arg;
+
+    (void)what;
+    if (dm->draining > 0) {
+        tsr_log_warn(TSR_LC_MAIN, "second signal: stopping at once");
+        event_base_loopbreak(dm->base);
+        return;
+    }
+    tsr_log_info(TSR_LC_MAIN, "%s: draining and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify("STOPPING=1");
+    dm->draining = 2;
+    tsr_http_server_drain(dm->proto, on_drained, dm);
+    tsr_http_server_drain(dm->mgmt, on_drained, dm);
+}
+
+/* Keys a reload cannot change: the sockets and identity are set up once. */
+static const char *restart_only_change(const struct tsr_conf *a, const struct tsr_conf *b)
+{
+#define SAME_STR(x) ((a->x == NULL && b->x == NULL) || (a->x && b->x && strcmp(a->x, b->x) == 0))
+    if (!SAME_STR(did))
+        return "participant.did";
+    if (!SAME_STR(participant_key))
+        return "participant.key";
+    if (!SAME_STR(listen) || a->port != b->port)
+        return "server.listen/port";
+    if (a->tls != b->tls)
+        return "server.tls";
+    if (!SAME_STR(mgmt_listen) || a->mgmt_port != b->mgmt_port)
+        return "management.listen/port";
+    if (!SAME_STR(state_dir))
+        return "state.dir";
+    return NULL;
+#undef SAME_STR
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *dm = arg;
+    struct tsr_conf next;
+    struct tsr_tls_ctx *tls = NULL;
+    struct tsr_http_limits lim;
+    struct tsr_diag d = {0};
+
+    (void)sig;
+    (void)what;
+    notify("RELOADING=1");
+    if (tsr_conf_load(dm->conf_path, &next, &d) != 0) {
+        tsr_log_error(TSR_LC_MAIN, "reload refused, keeping the running configuration: %s",
+                      tsr_diag_msg(&d));
+        goto out;
+    }
+    const char *fixed = restart_only_change(&dm->conf, &next);
+    if (fixed != NULL) {
+        tsr_log_error(TSR_LC_MAIN, "reload refused: %s changed, which needs a restart", fixed);
+        tsr_conf_free(&next);
+        goto out;
+    }
+    if (make_tls(&next, &tls, &d) != 0) {
+        tsr_log_error(TSR_LC_MAIN, "reload refused, TLS: %s", tsr_diag_msg(&d));
+        tsr_conf_free(&next);
+        goto out;
+    }
+    /* All checks passed: swap in the new configuration as a whole. */
+    tsr_conf_http_limits(&next, &lim);
+    tsr_http_server_set_limits(dm->proto, &lim);
+    tsr_http_server_set_tls(dm->proto, tls);
+    tsr_tls_ctx_free(dm->tls);
+    dm->tls = tls;
+    tsr_conf_free(&dm->conf);
+    dm->conf = next;
+    apply_logging(dm);
+    tsr_log_info(TSR_LC_MAIN, "configuration reloaded from %s", dm->conf_path);
+out:
+    notify("READY=1");
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: tesserad -c FILE [-n] [-f] [-d COMPONENTS]\n"
+                "       tesserad --help-config | --version | --help\n"
+                "\n"
+                "  -c, --config FILE   the connector's tessera.conf\n"
+                "  -n, --check         check the configuration, print \"configuration OK\", exit\n"
+                "  -f, --foreground    run in the foreground (tesserad never forks)\n"
+                "  -d, --debug LIST    debug output for components (\"all\", \"http,tls\")\n"
+                "      --help-config   list every configuration key with its default\n"
+                "  -V, --version       print the version\n"
+                "  -h, --help          this help\n"
+                "\nSignals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
+        {"foreground", no_argument, NULL, 'f'},   {"debug", required_argument, NULL, 'd'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"help-config", no_argument, NULL, 'K'},  {NULL, 0, NULL, 0},
+    };
+    struct daemon dm = {.lock_fd = -1};
+    struct tsr_diag d = {0};
+    bool check_only = false;
+    int ch, status = 1;
+
+    tsr_log_set_ident("tesserad");
+    while ((ch = getopt_long(argc, argv, "c:nfd:Vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': dm.conf_path = optarg; break;
+        case 'n': check_only = true; break;
+        case 'f': break;
+        case 'd':
+            if (tsr_log_set_debug(optarg) != 0) {
+                fprintf(stderr, "tesserad: unknown debug component in \"%s\"\n", optarg);
+                return 2;
+            }
+            dm.debug_override = optarg;
+            break;
+        case 'V': printf("tesserad %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        case 'K': tsr_cfg_print_keys(tsr_conf_keys, tsr_conf_nkeys, stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || dm.conf_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    if (tsr_conf_load(dm.conf_path, &dm.conf, &d) != 0) {
+        fprintf(stderr, "tesserad: %s\n", tsr_diag_msg(&d));
+        return 1;
+    }
+    apply_logging(&dm);
+    if (build_identity(&dm, &d) != 0)
+        goto fail;
+    if (check_only) {
+        struct tsr_tls_ctx *tls = NULL;
+        if (make_tls(&dm.conf, &tls, &d) != 0)
+            goto fail;
+        tsr_tls_ctx_free(tls);
+        printf("configuration OK\n");
+        status = 0;
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (lock_state(&dm, &d) != 0)
+        goto fail;
+    dm.base = event_base_new();
+    if (dm.base == NULL) {
+        tsr_diag_set(&d, TSR_ENOMEM, "cannot create the event loop");
+        goto fail;
+    }
+    if (start_servers(&dm, &d) != 0)
+        goto fail;
+    dm.sig_term = evsignal_new(dm.base, SIGTERM, on_stop, &dm);
+    dm.sig_int = evsignal_new(dm.base, SIGINT, on_stop, &dm);
+    dm.sig_hup = evsignal_new(dm.base, SIGHUP, on_hup, &dm);
+    event_add(dm.sig_term, NULL);
+    event_add(dm.sig_int, NULL);
+    event_add(dm.sig_hup, NULL);
+    dm.started = time(NULL);
+    tsr_log_info(TSR_LC_MAIN, "tesserad %s: %s (%s)", PACKAGE_VERSION, dm.conf.did, dm.conf.name);
+    tsr_log_info(TSR_LC_MAIN, "protocol port %s:%lld (%s), public URL %s", dm.conf.listen,
+                 dm.conf.port, dm.conf.tls ? "TLS and cleartext; h2 and http/1.1" : "cleartext",
+                 dm.public_url);
+    tsr_log_info(TSR_LC_MAIN, "management API http://%s:%lld/api/v1", dm.conf.mgmt_listen,
+                 dm.conf.mgmt_port);
+    notify("READY=1");
+    event_base_dispatch(dm.base);
+    tsr_log_info(TSR_LC_MAIN, "stopped");
+    status = 0;
+    goto out;
+fail:
+    if (check_only)
+        fprintf(stderr, "tesserad: %s\n", tsr_diag_msg(&d));
+    else
+        tsr_log_error(TSR_LC_MAIN, "%s", tsr_diag_msg(&d));
+out:
+    if (dm.sig_term)
+        event_free(dm.sig_term);
+    if (dm.sig_int)
+        event_free(dm.sig_int);
+    if (dm.sig_hup)
+        event_free(dm.sig_hup);
+    tsr_http_server_free(dm.proto);
+    tsr_http_server_free(dm.mgmt);
+    tsr_tls_ctx_free(dm.tls);
+    if (dm.base != NULL)
+        event_base_free(dm.base);
+    tsr_key_free(dm.key);
+    free(dm.did_doc);
+    tsr_free(dm.did_path);
+    tsr_free(dm.public_url);
+    tsr_conf_free(&dm.conf);
+    if (dm.lock_fd >= 0)
+        close(dm.lock_fd);
+    return status;
+}
