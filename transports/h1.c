@@ -420,8 +420,12 @@ int tsr_http__h1_respond(struct tsr_http_req *req, const struct tsr_http_header 
 
     /* A request still being received is answered early (413, 400...); the
      * rest of it is not read, so the connection cannot be reused. */
-    if (!req->complete)
+    if (!req->complete) {
         c->h1_keepalive = false;
+        /* Closing with unread request bytes makes the kernel send RST, which
+         * can destroy our answer before the client reads it. */
+        c->linger = true;
+    }
     rc = tsr_buf_addf(o, "HTTP/1.1 %d %s\r\n", req->status, tsr_http_reason(req->status));
     for (size_t i = 0; rc == 0 && i < nhdrs; i++) {
         /* A header with a line break would let a value forge a response. */

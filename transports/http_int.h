@@ -123,6 +123,8 @@ struct tsr_http_conn {
     size_t out_off;
     unsigned busy;        /* >0 while a callback chain runs: defer frees */
     bool closing;         /* close once output is flushed */
+    bool linger;          /* on close, half-close and drain the peer's unread input first */
+    bool lingering;       /* draining: read and discard until EOF or the linger timer */
     bool dead;            /* closed; free when busy drops to 0 */
     bool paused_out;      /* output above the high-water mark: stop reading */
     bool paused_in;       /* pipelined input full until the answer is out */

@@ -541,6 +541,59 @@ static int conn_send_out(struct tsr_http_conn *c)
     return 0;
 }
 
+/* How long, and how much, a lingering close reads and discards. */
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (8u << 20)
+
+/*
+ * Answer sent, request not fully read: send our FIN (and TLS close_notify),
+ * then read and drop what the peer still sends, so that the peer sees our
+ * answer instead of a reset (nginx's lingering close).
+ */
+static void conn_start_linger(struct tsr_http_conn *c)
+{
+    if (c->lingering)
+        return;
+    c->lingering = true;
+    if (c->ssl != NULL) {
+        ERR_clear_error();
+        (void)SSL_shutdown(c->ssl);
+    }
+    (void)shutdown(c->fd, SHUT_WR);
+    c->paused_in = false;
+    c->paused_out = false;
+    tsr_http__conn_update_read(c);
+    c->timer_write = false;
+    tsr_http__conn_arm_timer(c, LINGER_MS);
+}
+
+static void conn_linger_read(struct tsr_http_conn *c)
+{
+    uint8_t sink[16384];
+
+    for (size_t total = 0; total < LINGER_MAX_BYTES;) {
+        ssize_t n = c->ssl != NULL ? -2 : recv(c->fd, sink, sizeof(sink), 0);
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            int r = SSL_read(c->ssl, sink, sizeof(sink));
+            if (r > 0) {
+                n = r;
+            } else {
+                int e = SSL_get_error(c->ssl, r);
+                n = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? -1 : 0;
+            }
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            n = -1;
+        }
+        if (n == -1)
+            return;
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    tsr_http__conn_close(c);
+}
+
 void tsr_http__conn_pump(struct tsr_http_conn *c)
 {
     if (c->dead || c->busy > 0)
@@ -585,6 +638,8 @@ void tsr_http__conn_pump(struct tsr_http_conn *c)
         tsr_http__conn_update_read(c);
         if (c->state == CONN_H2 && tsr_http__h2_finished(c))
             tsr_http__conn_close(c);
+        else if (c->closing && c->out.len == c->out_off && c->linger)
+            conn_start_linger(c);
         else if (c->closing && c->out.len == c->out_off)
             tsr_http__conn_close(c);
     }
@@ -613,6 +668,11 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     c->busy++;
+    if (c->lingering) {
+        tsr_http__conn_close(c);
+        conn_release(c);
+        return;
+    }
     switch (c->state) {
     case CONN_H1:
         tsr_http__h1_timeout(c);
@@ -767,6 +827,10 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     c->busy++;
+    if (c->lingering) {
+        conn_linger_read(c);
+        goto out;
+    }
     if (c->state == CONN_SNIFF) {
         if (!conn_sniff(c))
             goto out;
