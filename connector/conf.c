@@ -102,6 +102,18 @@ const struct tsr_cfg_key tsr_conf_keys[] = {
     K("client", "request_timeout", TSR_CFG_DURATION, request_timeout, "60s", 100, 3600000, R,
       "Timeout for a whole outgoing request (not for data transfers)."),
 
+    K("identity", "allow", TSR_CFG_LIST, allow, "", 0, 65536, 0,
+      "DIDs allowed to call the protocol port; empty: every DID not denied."),
+    K("identity", "deny", TSR_CFG_LIST, deny, "", 0, 65536, 0,
+      "DIDs refused on the protocol port (checked before any network request)."),
+    K("identity", "token_lifetime", TSR_CFG_DURATION, token_lifetime, "5m", 10000, 600000, 0,
+      "Lifetime of the self-issued tokens this connector sends with each DSP request."),
+    K("identity", "data_token_lifetime", TSR_CFG_DURATION, data_token_lifetime, "10m", 10000,
+      86400000, 0, "Lifetime of the data-access tokens handed to consumers when a transfer starts."),
+
+    K("dsp", "trace_dir", TSR_CFG_PATH, dsp_trace_dir, "", 0, 4096, 0,
+      "Testing only: write a copy of every DSP message sent into this folder (tokens included)."),
+
     K("state", "dir", TSR_CFG_PATH, state_dir, "state", 0, 4096, 0,
       "Folder for the connector's database and received data."),
 

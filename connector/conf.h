@@ -47,6 +47,13 @@ struct tsr_conf {
     char *ca_file;
     uint64_t connect_timeout;
     uint64_t request_timeout;
+    /* [identity]: who may call us */
+    struct tsr_cfg_list allow;
+    struct tsr_cfg_list deny;
+    uint64_t token_lifetime;
+    uint64_t data_token_lifetime;
+    /* [dsp] */
+    char *dsp_trace_dir;
     /* [state] */
     char *state_dir;
     /* [log] */

@@ -30,6 +30,10 @@
 #include <jansson.h>
 
 #include "connector/conf.h"
+#include "connector/dsp.h"
+#include "connector/identity.h"
+#include "connector/mgmt.h"
+#include "connector/store.h"
 #include "lib/crypto.h"
 #include "lib/did.h"
 #include "lib/jose.h"
@@ -37,6 +41,9 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/time.h"
+#include "transports/client.h"
+#include "transports/did_resolve.h"
 #include "transports/http.h"
 #include "transports/tls.h"
 
@@ -51,6 +58,12 @@ struct daemon {
     struct tsr_tls_ctx *tls;
     struct tsr_http_server *proto;
     struct tsr_http_server *mgmt;
+    struct tsr_mgmt *api;   /* the management API's routes on mgmt */
+    struct tsr_store *store;
+    struct tsr_client *client;
+    struct tsr_did_resolver *resolver;
+    struct tsr_identity *identity;
+    struct tsr_dsp *dsp;
     struct event *sig_term, *sig_int, *sig_hup;
     int lock_fd;
     time_t started;
@@ -92,46 +105,6 @@ static void h_did(struct tsr_http_req *req, void *arg)
     struct daemon *dm = arg;
 
     tsr_http_respond_text(req, 200, "application/did+json", dm->did_doc);
-}
-
-static void respond_json(struct tsr_http_req *req, int status, json_t *j)
-{
-    char *text = json_dumps(j, JSON_COMPACT);
-
-    json_decref(j);
-    if (text == NULL) {
-        tsr_http_respond_text(req, 500, "application/json", "{\"error\":\"out of memory\"}\n");
-        return;
-    }
-    tsr_http_respond_text(req, status, "application/json", text);
-    free(text);
-}
-
-/* The management API's one gate: the key, compared in constant time. */
-static bool mgmt_authorised(struct daemon *dm, struct tsr_http_req *req)
-{
-    const char *key = tsr_http_req_header(req, "x-api-key");
-
-    if (key != NULL && tsr_ct_streq(key, dm->conf.api_key))
-        return true;
-    respond_json(req, 401,
-                 json_pack("{s:s}", "error", key == NULL ? "missing X-Api-Key header"
-                                                         : "wrong API key"));
-    return false;
-}
-
-static void h_status(struct tsr_http_req *req, void *arg)
-{
-    struct daemon *dm = arg;
-
-    if (!mgmt_authorised(dm, req))
-        return;
-    respond_json(req, 200,
-                 json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "name", dm->conf.name, "did",
-                           dm->conf.did, "version", PACKAGE_VERSION, "protocol_url",
-                           dm->public_url, "uptime_s", (json_int_t)(time(NULL) - dm->started),
-                           "connections",
-                           (json_int_t)tsr_http_server_connections(dm->proto)));
 }
 
 /* ------------------------------------------------------------ setup */
@@ -227,6 +200,64 @@ static int lock_state(struct daemon *dm, struct tsr_diag *d)
     return 0;
 }
 
+/* Replay protection for incoming tokens, kept in the store so that a
+ * restart does not reopen the window. */
+static int jti_seen(void *arg, const char *iss, const char *jti, int64_t until_ms)
+{
+    return tsr_store_jti_add(arg, iss, jti, until_ms, NULL);
+}
+
+/* The store, the outgoing client, DID resolution, identity and DSP. */
+static int start_engine(struct daemon *dm, struct tsr_diag *d)
+{
+    char path[4200];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/tesserad.db", dm->conf.state_dir);
+    rc = tsr_store_open(path, &dm->store, d);
+    if (rc != 0)
+        return rc;
+    tsr_store_jti_purge(dm->store, tsr_time_now_ms(), NULL, NULL);
+    struct tsr_client_opts co = {
+        .ca_file = dm->conf.ca_file != NULL && dm->conf.ca_file[0] != '\0' ? dm->conf.ca_file : NULL,
+        .connect_timeout_ms = (long)dm->conf.connect_timeout,
+        .timeout_ms = (long)dm->conf.request_timeout,
+    };
+    rc = tsr_client_new(&dm->client, dm->base, &co, d);
+    if (rc != 0)
+        return rc;
+    rc = tsr_did_resolver_new(&dm->resolver, dm->client, NULL, d);
+    if (rc != 0)
+        return rc;
+    struct tsr_identity_opts io = {
+        .lifetime_s = (int64_t)(dm->conf.token_lifetime / 1000),
+        .allow = (const char *const *)dm->conf.allow.items,
+        .deny = (const char *const *)dm->conf.deny.items,
+        .seen = jti_seen,
+        .seen_arg = dm->store,
+    };
+    rc = tsr_identity_new(&dm->identity, dm->conf.did, dm->key, dm->resolver, &io, d);
+    if (rc != 0)
+        return rc;
+    snprintf(path, sizeof(path), "%s/data", dm->conf.state_dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return tsr_diag_set(d, TSR_EIO, "cannot create %s: %s", path, strerror(errno));
+    struct tsr_dsp_opts po = {
+        .did = dm->conf.did,
+        .public_url = dm->public_url,
+        .store = dm->store,
+        .identity = dm->identity,
+        .client = dm->client,
+        .key = dm->key,
+        .data_dir = path,
+        .token_lifetime_ms = dm->conf.data_token_lifetime,
+        .trace_dir = dm->conf.dsp_trace_dir != NULL && dm->conf.dsp_trace_dir[0] != '\0'
+                         ? dm->conf.dsp_trace_dir
+                         : NULL,
+    };
+    return tsr_dsp_new(dm->base, &po, &dm->dsp, d);
+}
+
 static int start_servers(struct daemon *dm, struct tsr_diag *d)
 {
     struct tsr_http_limits lim;
@@ -241,6 +272,9 @@ static int start_servers(struct daemon *dm, struct tsr_diag *d)
         return tsr_diag_set(d, rc, "out of memory");
     tsr_http_server_route(dm->proto, "GET", "/health", h_health, dm);
     tsr_http_server_route(dm->proto, "GET", dm->did_path, h_did, dm);
+    rc = tsr_dsp_mount(dm->dsp, dm->proto, d);
+    if (rc != 0)
+        return rc;
     rc = tsr_http_server_listen(dm->proto, dm->conf.listen, (uint16_t)dm->conf.port, d);
     if (rc != 0)
         return rc;
@@ -250,7 +284,11 @@ static int start_servers(struct daemon *dm, struct tsr_diag *d)
     if (rc != 0)
         return tsr_diag_set(d, rc, "out of memory");
     tsr_http_server_route(dm->mgmt, "GET", "/health", h_health, dm);
-    tsr_http_server_route(dm->mgmt, "GET", "/api/v1/status", h_status, dm);
+    struct tsr_mgmt_info info = {dm->conf.name, dm->conf.did, dm->public_url, dm->proto};
+    rc = tsr_mgmt_new(dm->base, dm->mgmt, dm->store, dm->dsp, dm->conf.api_key, &info, &dm->api,
+                      d);
+    if (rc != 0)
+        return rc;
     return tsr_http_server_listen(dm->mgmt, dm->conf.mgmt_listen, (uint16_t)dm->conf.mgmt_port,
                                   d);
 }
@@ -337,6 +375,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     dm->tls = tls;
     tsr_conf_free(&dm->conf);
     dm->conf = next;
+    struct tsr_mgmt_info info = {dm->conf.name, dm->conf.did, dm->public_url, dm->proto};
+    if (tsr_mgmt_set_api_key(dm->api, dm->conf.api_key) != 0 ||
+        tsr_mgmt_set_info(dm->api, &info) != 0)
+        tsr_log_error(TSR_LC_MAIN, "reload: out of memory; the management API keeps its old key");
     apply_logging(dm);
     tsr_log_info(TSR_LC_MAIN, "configuration reloaded from %s", dm->conf_path);
 out:
@@ -420,7 +462,7 @@ int main(int argc, char **argv)
         tsr_diag_set(&d, TSR_ENOMEM, "cannot create the event loop");
         goto fail;
     }
-    if (start_servers(&dm, &d) != 0)
+    if (start_engine(&dm, &d) != 0 || start_servers(&dm, &d) != 0)
         goto fail;
     dm.sig_term = evsignal_new(dm.base, SIGTERM, on_stop, &dm);
     dm.sig_int = evsignal_new(dm.base, SIGINT, on_stop, &dm);
@@ -454,6 +496,12 @@ out:
         event_free(dm.sig_hup);
     tsr_http_server_free(dm.proto);
     tsr_http_server_free(dm.mgmt);
+    tsr_dsp_free(dm.dsp);
+    tsr_mgmt_free(dm.api);
+    tsr_identity_free(dm.identity);
+    tsr_did_resolver_free(dm.resolver);
+    tsr_client_free(dm.client);
+    tsr_store_close(dm.store);
     tsr_tls_ctx_free(dm.tls);
     if (dm.base != NULL)
         event_base_free(dm.base);

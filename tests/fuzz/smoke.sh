@@ -59,7 +59,8 @@ for target in "$@"; do
     rc=$?
     stats=$(sed -n -e 's/^stat::number_of_executed_units: *\([0-9]*\)/execs=\1/p' \
         -e 's/^stat::peak_rss_mb: *\([0-9]*\)/peak_rss_mb=\1/p' "$log" | tr '\n' ' ')
-    cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*\(cov: [0-9]*\).*\(ft: [0-9]*\).*/\1 \2/p')
+    cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 |
+        sed -n 's/.*\(cov: [0-9]*\).*\(ft: [0-9]*\).*/\1 \2/p')
     if [ $rc -ne 0 ]; then
         echo "FAIL $name (exit $rc): the log is $log" >&2
         grep -E 'ERROR:|SUMMARY:|runtime error|property violated|Test unit written' "$log" \

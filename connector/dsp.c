@@ -1,0 +1,1091 @@
+/*
+ * connector/dsp.c: the Dataspace Protocol engine: routes on the protocol
+ * port, authentication of every request, error bodies, the durable outbox
+ * that delivers our messages to peers, the provider's catalog, and the
+ * consumer's catalog request and negotiation start.
+ *
+ * Negotiation and transfer messages are in dsp_neg.c and dsp_tp.c.  The
+ * rule everywhere: a state change and the message it implies are written
+ * in one store transaction; the outbox sends committed messages, retries
+ * with backoff, and applies what an acknowledgement means.
+ */
+#include "lib/tsr.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "connector/dsp_int.h"
+#include "connector/identity.h"
+#include "lib/did.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/time.h"
+#include "lib/uuid.h"
+#include "transports/client.h"
+#include "transports/http.h"
+
+/* ------------------------------------------------------------ helpers */
+
+char *tsr_dsp__dump(json_t *j)
+{
+    char *s;
+
+    if (j == NULL)
+        return NULL;
+    s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+char *tsr_dsp__url(const char *base, const char *path)
+{
+    struct tsr_buf b;
+    size_t bl = strlen(base);
+
+    tsr_buf_init(&b, 8192);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    while (*path == '/')
+        path++;
+    if (tsr_buf_add(&b, base, bl) != 0 || tsr_buf_adds(&b, "/") != 0 || tsr_buf_adds(&b, path) != 0) {
+        tsr_buf_cleanup(&b);
+        return NULL;
+    }
+    return tsr_buf_steal(&b, NULL);
+}
+
+void tsr_dsp__trace(struct tsr_dsp *dsp, const char *text, size_t len)
+{
+    char path[4200];
+
+    if (dsp->trace_dir == NULL || text == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/%ld-%06u.json", dsp->trace_dir, (long)getpid(), ++dsp->trace_seq);
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL)
+        return;
+    fwrite(text, 1, len, fp);
+    fclose(fp);
+}
+
+void tsr_dsp__send(struct tsr_dsp *dsp, struct tsr_http_req *req, int status, json_t *body)
+{
+    if (dsp->trace_dir != NULL && body != NULL) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        if (text != NULL)
+            tsr_dsp__trace(dsp, text, strlen(text));
+        free(text);
+    }
+    tsr_dsp__reply(req, status, body);
+}
+
+void tsr_dsp__reply(struct tsr_http_req *req, int status, json_t *body)
+{
+    static const struct tsr_http_header h[] = {{"content-type", "application/json"}};
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    if (text == NULL) {
+        tsr_http_respond(req, status, h, 1, "{}", 2);
+        return;
+    }
+    tsr_http_respond(req, status, h, 1, text, strlen(text));
+    free(text);
+}
+
+static enum tsr_dsp_error_kind route_error_kind(enum tsr_dsp_route r)
+{
+    if (r == R_CATALOG_REQUEST || r == R_DATASET)
+        return TSR_DSP_ERR_CATALOG;
+    if (r >= R_TP_REQUEST)
+        return TSR_DSP_ERR_TRANSFER;
+    return TSR_DSP_ERR_NEGOTIATION;
+}
+
+void tsr_dsp__error(struct tsr_dsp_ctx *x, int status, const char *code, const char *cpid,
+                    const char *ppid, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    tsr_log_debug(TSR_LC_DSP, "%s %s: %d %s", tsr_http_req_method(x->req),
+                  tsr_http_req_path(x->req), status, reason);
+    tsr_dsp__send(x->dsp, x->req, status,
+                  tsr_dsp_error(route_error_kind(x->route), cpid, ppid, code, reason));
+}
+
+int tsr_dsp__parse(struct tsr_dsp_ctx *x, enum tsr_dsp_type type, struct tsr_dsp_msg *m)
+{
+    struct tsr_diag d = {0};
+
+    if (x->body == NULL || tsr_dsp_parse(x->body, type, m, &d) != 0) {
+        tsr_dsp__error(x, 400, "400", NULL, NULL, "%s",
+                       x->body == NULL ? "a JSON body is required" : tsr_diag_msg(&d));
+        return -1;
+    }
+    return 0;
+}
+
+void tsr_dsp__outbox_msg(struct tsr_store_outbox_msg *o, const char *entity, const char *entity_id,
+                         const char *url, const char *body, const char *on_ack)
+{
+    memset(o, 0, sizeof(*o));
+    o->entity = (char *)entity;
+    o->entity_id = (char *)entity_id;
+    o->method = (char *)"POST";
+    o->url = (char *)url;
+    o->body = (char *)body;
+    o->on_ack = (char *)on_ack;
+}
+
+/* ------------------------------------------------------------ incoming */
+
+struct tsr_dsp_in {
+    struct tsr_dsp_in *prev, *next;
+    struct tsr_dsp *dsp;
+    struct tsr_http_req *req;
+    enum tsr_dsp_route route;
+    struct tsr_identity_check *chk;
+};
+
+struct route_def {
+    const char *method;
+    const char *path; /* below TSR_DSP_BASE_PATH */
+    enum tsr_dsp_route route;
+};
+
+static const struct route_def routes[] = {
+    {"POST", "/catalog/request", R_CATALOG_REQUEST},
+    {"GET", "/catalog/datasets/:pid", R_DATASET},
+    {"POST", "/negotiations/request", R_NEG_REQUEST_INIT},
+    {"POST", "/negotiations/offers", R_NEG_OFFERS_INIT},
+    {"GET", "/negotiations/:pid", R_NEG_GET_P},
+    {"POST", "/negotiations/:pid/request", R_NEG_REQUEST},
+    {"POST", "/negotiations/:pid/events", R_NEG_EVENTS_P},
+    {"POST", "/negotiations/:pid/agreement/verification", R_NEG_VERIFY},
+    {"POST", "/negotiations/:pid/termination", R_NEG_TERMINATE_P},
+    {"GET", "/callback/negotiations/:pid", R_NEG_GET_C},
+    {"POST", "/callback/negotiations/:pid/offers", R_NEG_OFFERS},
+    {"POST", "/callback/negotiations/:pid/agreement", R_NEG_AGREEMENT},
+    {"POST", "/callback/negotiations/:pid/events", R_NEG_EVENTS_C},
+    {"POST", "/callback/negotiations/:pid/termination", R_NEG_TERMINATE_C},
+    {"POST", "/transfers/request", R_TP_REQUEST},
+    {"GET", "/transfers/:pid", R_TP_GET_P},
+    {"POST", "/transfers/:pid/start", R_TP_START_P},
+    {"POST", "/transfers/:pid/completion", R_TP_COMPLETE_P},
+    {"POST", "/transfers/:pid/suspension", R_TP_SUSPEND_P},
+    {"POST", "/transfers/:pid/termination", R_TP_TERMINATE_P},
+    {"GET", "/callback/transfers/:pid", R_TP_GET_C},
+    {"POST", "/callback/transfers/:pid/start", R_TP_START_C},
+    {"POST", "/callback/transfers/:pid/completion", R_TP_COMPLETE_C},
+    {"POST", "/callback/transfers/:pid/suspension", R_TP_SUSPEND_C},
+    {"POST", "/callback/transfers/:pid/termination", R_TP_TERMINATE_C},
+};
+
+static void in_unlink(struct tsr_dsp_in *in)
+{
+    struct tsr_dsp *dsp = in->dsp;
+
+    if (in->prev != NULL)
+        in->prev->next = in->next;
+    else
+        dsp->ins = in->next;
+    if (in->next != NULL)
+        in->next->prev = in->prev;
+}
+
+static void in_abort(struct tsr_http_req *req, void *arg)
+{
+    struct tsr_dsp_in *in = arg;
+
+    (void)req;
+    if (in->chk != NULL)
+        tsr_identity_cancel(in->chk);
+    in_unlink(in);
+    tsr_free(in);
+}
+
+static void dispatch(struct tsr_dsp_ctx *x)
+{
+    switch (x->route) {
+    case R_CATALOG_REQUEST:
+        tsr_dsp__catalog(x);
+        break;
+    case R_DATASET:
+        tsr_dsp__dataset(x);
+        break;
+    default:
+        if (x->route >= R_TP_REQUEST)
+            tsr_dsp__tp_route(x);
+        else
+            tsr_dsp__neg_route(x);
+    }
+}
+
+static void in_authed(void *arg, int rc, const char *caller, const struct tsr_diag *diag)
+{
+    struct tsr_dsp_in *in = arg;
+    struct tsr_dsp_ctx x = {in->dsp, in->req, in->route, caller, NULL, NULL};
+    struct tsr_http_req *req = in->req;
+
+    in->chk = NULL;
+    in_unlink(in);
+    tsr_free(in);
+    tsr_http_req_on_abort(req, NULL, NULL);
+    if (rc != 0) {
+        int status = rc == TSR_EFORBIDDEN ? 403 : rc == TSR_EUNAVAIL ? 401 : 401;
+        tsr_dsp__error(&x, status, status == 403 ? "403" : "401", NULL, NULL, "%s",
+                       tsr_diag_msg(diag));
+        return;
+    }
+    x.pid = tsr_http_req_param(req, "pid");
+    const struct tsr_buf *b = tsr_http_req_body(req);
+    if (strcmp(tsr_http_req_method(req), "POST") == 0) {
+        struct tsr_diag d = {0};
+        struct tsr_json_limits lim = TSR_JSON_LIMITS_DEFAULT;
+        lim.max_bytes = TSR_DSP_MAX_BODY;
+        lim.max_depth = 24;
+        if (b->len == 0 || tsr_json_parse(b->data, b->len, &lim, &x.body, &d) != 0) {
+            tsr_dsp__error(&x, 400, "400", NULL, NULL, "malformed JSON: %s",
+                           b->len == 0 ? "empty body" : tsr_diag_msg(&d));
+            return;
+        }
+        if (!json_is_object(x.body)) {
+            json_decref(x.body);
+            tsr_dsp__error(&x, 400, "400", NULL, NULL, "the body must be a JSON object");
+            return;
+        }
+    }
+    dispatch(&x);
+    json_decref(x.body);
+}
+
+/* Route arguments: one per route, pointing back to the engine. */
+struct route_arg {
+    struct tsr_dsp *dsp;
+    enum tsr_dsp_route route;
+};
+
+static void on_request(struct tsr_http_req *req, void *arg)
+{
+    const struct route_arg *ra = arg;
+    struct tsr_dsp *dsp = ra->dsp;
+    struct tsr_dsp_in *in = tsr_calloc(1, sizeof(*in));
+    struct tsr_diag d = {0};
+
+    if (in == NULL) {
+        tsr_http_respond_text(req, 503, "application/json", "{}");
+        return;
+    }
+    in->dsp = dsp;
+    in->req = req;
+    in->route = ra->route;
+    in->next = dsp->ins;
+    if (dsp->ins != NULL)
+        dsp->ins->prev = in;
+    dsp->ins = in;
+    tsr_http_req_on_abort(req, in_abort, in);
+    const char *auth = tsr_http_req_header(req, "authorization");
+    int rc = tsr_identity_verify(dsp->id, auth != NULL ? auth : "", in_authed, in, &in->chk, &d);
+    if (rc != 0) {
+        struct tsr_dsp_ctx x = {dsp, req, ra->route, NULL, NULL, NULL};
+        in_unlink(in);
+        tsr_free(in);
+        tsr_http_req_on_abort(req, NULL, NULL);
+        tsr_dsp__error(&x, rc == TSR_EFORBIDDEN ? 403 : 401, rc == TSR_EFORBIDDEN ? "403" : "401",
+                       NULL, NULL, "%s", tsr_diag_msg(&d));
+    }
+}
+
+static void on_version(struct tsr_http_req *req, void *arg)
+{
+    tsr_dsp__send(arg, req, 200, tsr_dsp_version_doc(TSR_DSP_BASE_PATH, "did:web"));
+}
+
+/* ------------------------------------------------------------ outbox */
+
+struct tsr_dsp_flight {
+    struct tsr_dsp_flight *prev, *next;
+    struct tsr_dsp *dsp;
+    struct tsr_store_outbox_msg *msg;
+    struct tsr_client_xfer *xfer;
+};
+
+static void outbox_run(struct tsr_dsp *dsp);
+
+static void on_outbox_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    outbox_run(arg);
+}
+
+void tsr_dsp__kick(struct tsr_dsp *dsp)
+{
+    struct timeval tv = {0, 0};
+
+    if (!dsp->freeing)
+        evtimer_add(dsp->outbox_timer, &tv);
+}
+
+static void schedule(struct tsr_dsp *dsp)
+{
+    int64_t next = 0;
+
+    if (tsr_store_outbox_next_ms(dsp->st, &next, NULL) != 0 || next <= 0)
+        return;
+    int64_t wait = next - tsr_time_now_ms();
+    /* Rows of entities with a message in flight stay due; their flight's
+     * completion kicks the outbox, so poll them slowly. */
+    if (wait < 5)
+        wait = dsp->nflights > 0 ? 200 : 5;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(dsp->outbox_timer, &tv);
+}
+
+static void flight_free(struct tsr_dsp_flight *f)
+{
+    struct tsr_dsp *dsp = f->dsp;
+
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        dsp->flights = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    dsp->nflights--;
+    tsr_store_outbox_free(f->msg);
+    tsr_free(f);
+}
+
+static bool entity_in_flight(struct tsr_dsp *dsp, const char *entity_id)
+{
+    for (struct tsr_dsp_flight *f = dsp->flights; f != NULL; f = f->next) {
+        if (strcmp(f->msg->entity_id, entity_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void give_up(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg *m, const char *why)
+{
+    tsr_log_warn(TSR_LC_DSP, "%s %s: giving up on %s: %s", m->entity, m->entity_id, m->url, why);
+    if (strcmp(m->entity, TSR_STORE_ENTITY_NEG) == 0)
+        tsr_dsp__neg_failed(dsp, m, why);
+    else
+        tsr_dsp__tp_failed(dsp, m, why);
+}
+
+static void on_sent(void *arg, struct tsr_client_resp *resp)
+{
+    struct tsr_dsp_flight *f = arg;
+    struct tsr_dsp *dsp = f->dsp;
+    struct tsr_store_outbox_msg *m = f->msg;
+    char why[600];
+
+    f->xfer = NULL;
+    if (resp->rc == 0 && resp->status >= 200 && resp->status < 300) {
+        json_t *answer = NULL;
+        if (resp->body.len > 0)
+            (void)tsr_json_parse(resp->body.data, resp->body.len, NULL, &answer, NULL);
+        tsr_log_debug(TSR_LC_DSP, "%s %s: %s acknowledged (%d)", m->entity, m->entity_id, m->url,
+                      resp->status);
+        if (strcmp(m->entity, TSR_STORE_ENTITY_NEG) == 0)
+            tsr_dsp__neg_acked(dsp, m, answer);
+        else
+            tsr_dsp__tp_acked(dsp, m, answer);
+        json_decref(answer);
+        flight_free(f);
+        tsr_dsp__kick(dsp);
+        return;
+    }
+    if (resp->rc != 0)
+        snprintf(why, sizeof(why), "%s", tsr_diag_msg(&resp->diag));
+    else
+        snprintf(why, sizeof(why), "HTTP %d: %.500s", resp->status, tsr_buf_str(&resp->body));
+    /* A peer that refuses (4xx but timeouts and rate limits) will refuse
+     * again: fail now instead of retrying for minutes. */
+    bool refused = resp->rc == 0 && resp->status >= 400 && resp->status < 500 &&
+                   resp->status != 408 && resp->status != 429;
+    if (refused || m->attempts + 1 >= TSR_DSP_MAX_ATTEMPTS) {
+        give_up(dsp, m, why);
+        tsr_store_outbox_done(dsp->st, m->id, NULL);
+    } else {
+        int64_t backoff = 250LL << (m->attempts < 7 ? m->attempts : 7);
+        tsr_log_info(TSR_LC_DSP, "%s %s: %s failed (%s); retry in %lld ms", m->entity,
+                     m->entity_id, m->url, why, (long long)backoff);
+        tsr_store_outbox_retry(dsp->st, m->id, tsr_time_now_ms() + backoff, why, NULL);
+    }
+    flight_free(f);
+    tsr_dsp__kick(dsp);
+}
+
+/* The DID a message for this entity must be addressed to. */
+static char *entity_peer(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg *m)
+{
+    char *did = NULL;
+
+    if (strcmp(m->entity, TSR_STORE_ENTITY_NEG) == 0) {
+        struct tsr_store_neg *n = NULL;
+        if (tsr_store_neg_get(dsp->st, m->entity_id, &n, NULL) == 0 && n->counterparty_did)
+            did = tsr_strdup(n->counterparty_did);
+        tsr_store_neg_free(n);
+    } else {
+        struct tsr_store_tp *t = NULL;
+        if (tsr_store_tp_get(dsp->st, m->entity_id, &t, NULL) == 0 && t->counterparty_did)
+            did = tsr_strdup(t->counterparty_did);
+        tsr_store_tp_free(t);
+    }
+    return did;
+}
+
+static void send_one(struct tsr_dsp *dsp, struct tsr_store_outbox_msg *m)
+{
+    struct tsr_diag d = {0};
+    char *auth = NULL, *peer = entity_peer(dsp, m);
+    struct tsr_dsp_flight *f = NULL;
+
+    if (peer == NULL) {
+        /* The entity is gone (deleted by an operator): nothing to deliver. */
+        tsr_store_outbox_done(dsp->st, m->id, NULL);
+        tsr_store_outbox_free(m);
+        return;
+    }
+    if (tsr_identity_token(dsp->id, peer, &auth, &d) != 0) {
+        give_up(dsp, m, tsr_diag_msg(&d));
+        tsr_store_outbox_done(dsp->st, m->id, NULL);
+        tsr_store_outbox_free(m);
+        tsr_free(peer);
+        return;
+    }
+    char authz[TSR_IDENTITY_MAX_TOKEN + 32];
+    snprintf(authz, sizeof(authz), "Authorization: %s", auth);
+    const char *hdrs[] = {authz, "Content-Type: application/json", "Accept: application/json",
+                          NULL};
+    if (m->body != NULL)
+        tsr_dsp__trace(dsp, m->body, strlen(m->body));
+    struct tsr_client_req req = {
+        .method = m->method,
+        .url = m->url,
+        .headers = hdrs,
+        .body = m->body,
+        .body_len = m->body != NULL ? strlen(m->body) : 0,
+    };
+    f = tsr_calloc(1, sizeof(*f));
+    if (f == NULL)
+        goto out;
+    f->dsp = dsp;
+    f->msg = m;
+    f->next = dsp->flights;
+    if (dsp->flights != NULL)
+        dsp->flights->prev = f;
+    dsp->flights = f;
+    dsp->nflights++;
+    if (tsr_client_request(dsp->client, &req, on_sent, f, &f->xfer, &d) != 0) {
+        tsr_store_outbox_retry(dsp->st, m->id, tsr_time_now_ms() + 1000, tsr_diag_msg(&d), NULL);
+        flight_free(f);
+    }
+    m = NULL;
+out:
+    if (m != NULL)
+        tsr_store_outbox_free(m);
+    tsr_free_secret(auth);
+    tsr_free(peer);
+}
+
+static void outbox_run(struct tsr_dsp *dsp)
+{
+    struct tsr_store_outbox_msg *due = NULL;
+    size_t n = 0;
+
+    if (dsp->freeing || dsp->nflights >= TSR_DSP_MAX_INFLIGHT)
+        return;
+    if (tsr_store_outbox_due(dsp->st, tsr_time_now_ms(), TSR_DSP_MAX_INFLIGHT, &due, &n, NULL) != 0)
+        return;
+    for (size_t i = 0; i < n && dsp->nflights < TSR_DSP_MAX_INFLIGHT; i++) {
+        /* One message per negotiation or transfer at a time keeps them in
+         * the order they were committed. */
+        if (entity_in_flight(dsp, due[i].entity_id))
+            continue;
+        struct tsr_store_outbox_msg *m = tsr_calloc(1, sizeof(*m));
+        if (m == NULL)
+            break;
+        *m = due[i];
+        memset(&due[i], 0, sizeof(due[i]));
+        send_one(dsp, m);
+    }
+    tsr_store_outbox_array_free(due, n);
+    schedule(dsp);
+}
+
+/* ------------------------------------------------------------ catalog (provider) */
+
+/* The datasets we offer: one per asset with at least one offer. */
+static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct tsr_diag *d)
+{
+    struct tsr_store_offer *offers = NULL;
+    size_t noffers = 0;
+    struct tsr_store_filter f = {.limit = TSR_STORE_LIST_MAX};
+    struct tsr_dsp_dataset_in *ds = NULL;
+    json_t **policies = NULL;
+    struct tsr_store_asset **assets = NULL;
+    char **kwstore = NULL;
+    size_t nds = 0;
+    json_t *out = NULL;
+    static const char *const formats[] = {"HttpData-PULL"};
+    struct tsr_dsp_service_in svc = {NULL, dsp->base_url};
+    char svc_id[600];
+
+    snprintf(svc_id, sizeof(svc_id), "%s#dsp", dsp->did);
+    svc.id = svc_id;
+    if (tsr_store_offer_list(dsp->st, &f, &offers, &noffers, d) != 0)
+        return NULL;
+    ds = tsr_calloc(noffers + 1, sizeof(*ds));
+    policies = tsr_calloc(noffers + 1, sizeof(*policies));
+    assets = tsr_calloc(noffers + 1, sizeof(*assets));
+    if (ds == NULL || policies == NULL || assets == NULL)
+        goto out;
+    for (size_t i = 0; i < noffers; i++) {
+        const struct tsr_store_offer *o = &offers[i];
+        if (only_asset != NULL && strcmp(o->asset_id, only_asset) != 0)
+            continue;
+        struct tsr_store_policy *p = NULL;
+        if (tsr_store_policy_get(dsp->st, o->policy_id, &p, NULL) != 0)
+            continue;
+        json_t *pol = json_loads(p->body, 0, NULL);
+        tsr_store_policy_free(p);
+        if (!json_is_object(pol)) {
+            json_decref(pol);
+            continue;
+        }
+        json_object_set_new(pol, "@id", json_string(o->id));
+        policies[i] = pol;
+        /* One dataset per asset: append the offer to an existing one. */
+        size_t k;
+        for (k = 0; k < nds; k++) {
+            if (strcmp(ds[k].id, o->asset_id) == 0)
+                break;
+        }
+        if (k == nds) {
+            struct tsr_store_asset *a = NULL;
+            if (tsr_store_asset_get(dsp->st, o->asset_id, &a, NULL) != 0) {
+                json_decref(pol);
+                policies[i] = NULL;
+                continue;
+            }
+            assets[nds] = a;
+            ds[nds].id = a->id;
+            ds[nds].title = a->title;
+            ds[nds].description = a->description;
+            ds[nds].formats = formats;
+            ds[nds].n_formats = 1;
+            ds[nds].offers = tsr_calloc(noffers, sizeof(json_t *));
+            if (ds[nds].offers == NULL)
+                goto out;
+            nds++;
+        }
+        ((const json_t **)ds[k].offers)[ds[k].n_offers++] = pol;
+    }
+    if (only_asset != NULL) {
+        if (nds == 0) {
+            tsr_diag_set(d, TSR_ENOTFOUND, "no dataset %s", only_asset);
+            goto out;
+        }
+        out = tsr_dsp_dataset(&ds[0], &svc);
+    } else {
+        char cat_id[600];
+        snprintf(cat_id, sizeof(cat_id), "%s#catalog", dsp->did);
+        out = tsr_dsp_catalog(cat_id, dsp->did, &svc, ds, nds);
+    }
+    if (out == NULL)
+        tsr_diag_set(d, TSR_ENOMEM, "cannot build the catalog");
+out:
+    for (size_t i = 0; i < noffers && policies != NULL; i++)
+        json_decref(policies[i]);
+    for (size_t k = 0; k < nds; k++) {
+        tsr_free((void *)ds[k].offers);
+        tsr_store_asset_free(assets[k]);
+    }
+    tsr_free(kwstore);
+    tsr_free(ds);
+    tsr_free(policies);
+    tsr_free(assets);
+    tsr_store_offer_array_free(offers, noffers);
+    return out;
+}
+
+void tsr_dsp__catalog(struct tsr_dsp_ctx *x)
+{
+    struct tsr_dsp_msg m;
+    struct tsr_diag d = {0};
+
+    if (tsr_dsp__parse(x, TSR_DSP_CATALOG_REQUEST, &m) != 0)
+        return;
+    if (m.filter != NULL && json_array_size(m.filter) > 0) {
+        /* The binding: an unsupported filter MUST be a 400. */
+        tsr_dsp__error(x, 400, "400", NULL, NULL, "catalog filters are not supported");
+        return;
+    }
+    json_t *cat = build_catalog(x->dsp, NULL, &d);
+    if (cat == NULL) {
+        tsr_dsp__error(x, 500, "500", NULL, NULL, "%s", tsr_diag_msg(&d));
+        return;
+    }
+    tsr_dsp__send(x->dsp, x->req, 200, cat);
+}
+
+void tsr_dsp__dataset(struct tsr_dsp_ctx *x)
+{
+    struct tsr_diag d = {0};
+    json_t *ds = build_catalog(x->dsp, x->pid, &d);
+
+    if (ds == NULL) {
+        int st = d.code == TSR_ENOTFOUND ? 404 : 500;
+        tsr_dsp__error(x, st, st == 404 ? "404" : "500", NULL, NULL, "%s", tsr_diag_msg(&d));
+        return;
+    }
+    tsr_dsp__send(x->dsp, x->req, 200, ds);
+}
+
+/* ------------------------------------------------------------ consumer operations */
+
+enum op_kind { OP_CATALOG, OP_NEGOTIATE };
+enum op_step { STEP_VERSION, STEP_CATALOG };
+
+struct tsr_dsp_op {
+    struct tsr_dsp_op *prev, *next;
+    struct tsr_dsp *dsp;
+    enum op_kind kind;
+    enum op_step step;
+    char *root;        /* provider URL as given */
+    char *base;        /* the DSP 2025-1 base URL once known */
+    char *did;         /* the provider's DID */
+    char *offer_id;
+    tsr_dsp_done_fn cb;
+    void *arg;
+    struct tsr_client_xfer *xfer;
+};
+
+static void op_free(struct tsr_dsp_op *op)
+{
+    struct tsr_dsp *dsp = op->dsp;
+
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else
+        dsp->ops = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    tsr_free(op->root);
+    tsr_free(op->base);
+    tsr_free(op->did);
+    tsr_free(op->offer_id);
+    tsr_free(op);
+}
+
+static void op_finish(struct tsr_dsp_op *op, int rc, json_t *result, const struct tsr_diag *d)
+{
+    op->cb(op->arg, rc, result, d);
+    op_free(op);
+}
+
+static void op_fail(struct tsr_dsp_op *op, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void op_fail(struct tsr_dsp_op *op, int rc, const char *fmt, ...)
+{
+    struct tsr_diag d = {0};
+    va_list ap;
+
+    va_start(ap, fmt);
+    tsr_diag_vset(&d, rc, fmt, ap);
+    va_end(ap);
+    op_finish(op, rc, NULL, &d);
+}
+
+static void op_step(struct tsr_dsp_op *op);
+
+/* Find offer_id among the catalog's datasets: the offer and its dataset. */
+static json_t *find_offer(json_t *catalog, const char *offer_id, const char **dataset_id)
+{
+    json_t *datasets = json_object_get(catalog, "dataset");
+    json_t *one = NULL;
+    size_t i;
+    json_t *ds;
+
+    if (json_is_object(datasets)) {
+        one = json_array();
+        json_array_append(one, datasets);
+        datasets = one;
+    }
+    json_array_foreach(datasets, i, ds) {
+        json_t *pols = json_object_get(ds, "hasPolicy");
+        json_t *p;
+        size_t k;
+        if (json_is_object(pols)) {
+            if (json_is_string(json_object_get(pols, "@id")) &&
+                strcmp(json_string_value(json_object_get(pols, "@id")), offer_id) == 0) {
+                *dataset_id = json_string_value(json_object_get(ds, "@id"));
+                json_decref(one);
+                return pols;
+            }
+            continue;
+        }
+        json_array_foreach(pols, k, p) {
+            const char *pid = json_string_value(json_object_get(p, "@id"));
+            if (pid != NULL && strcmp(pid, offer_id) == 0) {
+                *dataset_id = json_string_value(json_object_get(ds, "@id"));
+                json_decref(one);
+                return p;
+            }
+        }
+    }
+    json_decref(one);
+    return NULL;
+}
+
+static void op_start_negotiation(struct tsr_dsp_op *op, json_t *catalog)
+{
+    struct tsr_dsp *dsp = op->dsp;
+    const char *dataset_id = NULL;
+    json_t *offer = find_offer(catalog, op->offer_id, &dataset_id);
+    struct tsr_diag d = {0};
+
+    if (offer == NULL || dataset_id == NULL) {
+        op_fail(op, TSR_ENOTFOUND, "the provider's catalog has no offer %s", op->offer_id);
+        return;
+    }
+    const char *participant = json_string_value(json_object_get(catalog, "participantId"));
+    if (participant != NULL && strcmp(participant, op->did) != 0) {
+        op_fail(op, TSR_EPROTO, "the catalog names participant %s, not %s", participant, op->did);
+        return;
+    }
+    /* The offer as we request it: the catalog's offer with its target and
+     * the provider as assigner (both required in a contract request). */
+    json_t *req_offer = json_deep_copy(offer);
+    json_object_set_new(req_offer, "@type", json_string("Offer"));
+    json_object_set_new(req_offer, "target", json_string(dataset_id));
+    json_object_set_new(req_offer, "assigner", json_string(op->did));
+    char cpid[TSR_UUID_URN_SIZE];
+    tsr_uuid_v4_urn(cpid);
+    char *cb_url = dsp->callback_url;
+    char *body = tsr_dsp__dump(tsr_dsp_contract_request(cpid, NULL, req_offer, cb_url));
+    char *url = tsr_dsp__url(op->base, "/negotiations/request");
+    char *offer_text = json_dumps(req_offer, JSON_COMPACT);
+    json_decref(req_offer);
+    if (body == NULL || url == NULL || offer_text == NULL) {
+        free(body);
+        tsr_free(url);
+        free(offer_text);
+        op_fail(op, TSR_ENOMEM, "out of memory");
+        return;
+    }
+    struct tsr_store_neg n = {
+        .id = cpid,
+        .role = (char *)TSR_STORE_ROLE_CONSUMER,
+        .state = (char *)"REQUESTED",
+        .consumer_pid = cpid,
+        .counterparty_did = op->did,
+        .counterparty_url = op->base,
+        .offer_id = op->offer_id,
+        .asset_id = (char *)dataset_id,
+        .offer_json = offer_text,
+    };
+    struct tsr_store_outbox_msg o;
+    tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, cpid, url, body, TSR_DSP_ACK_NEG_INIT);
+    int rc = tsr_store_neg_create(dsp->st, &n, &o, &d);
+    free(body);
+    tsr_free(url);
+    free(offer_text);
+    if (rc != 0) {
+        op_finish(op, rc, NULL, &d);
+        return;
+    }
+    tsr_log_info(TSR_LC_DSP, "negotiation %s: requesting offer %s from %s", cpid, op->offer_id,
+                 op->did);
+    tsr_dsp__kick(dsp);
+    json_t *res = json_pack("{s:s, s:s}", "id", cpid, "state", "REQUESTED");
+    op_finish(op, 0, res, NULL);
+    json_decref(res);
+}
+
+static void op_answer(void *arg, struct tsr_client_resp *resp)
+{
+    struct tsr_dsp_op *op = arg;
+    json_t *j = NULL;
+    struct tsr_diag d = {0};
+
+    op->xfer = NULL;
+    if (resp->rc != 0) {
+        op_finish(op, resp->rc == TSR_ETIMEOUT ? TSR_EUNAVAIL : resp->rc, NULL, &resp->diag);
+        return;
+    }
+    if (resp->status != 200) {
+        op_fail(op, resp->status == 401 || resp->status == 403 ? TSR_EFORBIDDEN : TSR_EUNAVAIL,
+                "%s answered HTTP %d: %.300s", op->root, resp->status, tsr_buf_str(&resp->body));
+        return;
+    }
+    if (tsr_json_parse(resp->body.data, resp->body.len, NULL, &j, &d) != 0) {
+        op_fail(op, TSR_EPROTO, "%s: %s", op->root, tsr_diag_msg(&d));
+        return;
+    }
+    if (op->step == STEP_VERSION) {
+        struct tsr_dsp_msg m;
+        json_t *v;
+        size_t i;
+        if (tsr_dsp_parse(j, TSR_DSP_VERSION, &m, &d) != 0) {
+            json_decref(j);
+            op_fail(op, TSR_EPROTO, "%s: %s", op->root, tsr_diag_msg(&d));
+            return;
+        }
+        json_array_foreach(m.versions, i, v) {
+            const char *ver = json_string_value(json_object_get(v, "version"));
+            const char *path = json_string_value(json_object_get(v, "path"));
+            if (ver != NULL && path != NULL && strcmp(ver, TSR_DSP_VERSION_2025_1) == 0 &&
+                op->base == NULL)
+                op->base = tsr_dsp__url(op->root, path);
+        }
+        json_decref(j);
+        if (op->base == NULL) {
+            op_fail(op, TSR_EPROTO, "%s does not speak DSP 2025-1", op->root);
+            return;
+        }
+        op->step = STEP_CATALOG;
+        op_step(op);
+        return;
+    }
+    struct tsr_dsp_msg m;
+    if (tsr_dsp_parse(j, TSR_DSP_CATALOG, &m, &d) != 0) {
+        json_decref(j);
+        op_fail(op, TSR_EPROTO, "%s: %s", op->root, tsr_diag_msg(&d));
+        return;
+    }
+    if (op->kind == OP_CATALOG)
+        op_finish(op, 0, j, NULL);
+    else
+        op_start_negotiation(op, j);
+    json_decref(j);
+}
+
+static void op_step(struct tsr_dsp_op *op)
+{
+    struct tsr_dsp *dsp = op->dsp;
+    struct tsr_diag d = {0};
+    char *url = NULL, *auth = NULL, *body = NULL;
+    char authz[TSR_IDENTITY_MAX_TOKEN + 32];
+    const char *hdrs[4] = {"Accept: application/json", NULL, NULL, NULL};
+    struct tsr_client_req req = {0};
+    int rc;
+
+    if (op->step == STEP_VERSION) {
+        url = tsr_dsp__url(op->root, "/.well-known/dspace-version");
+        req.method = "GET";
+    } else {
+        url = tsr_dsp__url(op->base, "/catalog/request");
+        rc = tsr_identity_token(dsp->id, op->did, &auth, &d);
+        if (rc != 0) {
+            tsr_free(url);
+            op_finish(op, rc, NULL, &d);
+            return;
+        }
+        snprintf(authz, sizeof(authz), "Authorization: %s", auth);
+        hdrs[1] = authz;
+        hdrs[2] = "Content-Type: application/json";
+        body = tsr_dsp__dump(tsr_dsp_catalog_request(NULL));
+        if (body != NULL)
+            tsr_dsp__trace(dsp, body, strlen(body));
+        req.method = "POST";
+        req.body = body;
+        req.body_len = body != NULL ? strlen(body) : 0;
+    }
+    req.url = url;
+    req.headers = hdrs;
+    rc = url == NULL ? TSR_ENOMEM : tsr_client_request(dsp->client, &req, op_answer, op, &op->xfer, &d);
+    tsr_free(url);
+    free(body);
+    tsr_free_secret(auth);
+    if (rc != 0)
+        op_finish(op, rc, NULL, &d);
+}
+
+/* Split a provider URL into its root (scheme://authority) and, when it has
+ * a path, take it as the DSP base; derive the did:web of the authority. */
+static int op_new(struct tsr_dsp *dsp, enum op_kind kind, const char *provider_url,
+                  const char *offer_id, tsr_dsp_done_fn cb, void *arg, struct tsr_diag *d)
+{
+    const char *p = provider_url;
+    bool https = tsr_str_startswith(p, "https://");
+
+    if (!https && !tsr_str_startswith(p, "http://"))
+        return tsr_diag_set(d, TSR_EINVAL, "the provider URL must start with https:// (got %s)",
+                            provider_url);
+    const char *auth = p + (https ? 8 : 7);
+    size_t alen = strcspn(auth, "/?#");
+    if (alen == 0 || alen > 255)
+        return tsr_diag_set(d, TSR_EINVAL, "the provider URL has no host: %s", provider_url);
+    char hostport[256];
+    memcpy(hostport, auth, alen);
+    hostport[alen] = '\0';
+    unsigned port = https ? 443 : 80;
+    char *colon = strrchr(hostport, ':');
+    if (colon != NULL && strchr(colon, ']') == NULL) {
+        long long v;
+        if (tsr_parse_ll(colon + 1, 1, 65535, &v) != 0)
+            return tsr_diag_set(d, TSR_EINVAL, "bad port in %s", provider_url);
+        port = (unsigned)v;
+        *colon = '\0';
+    }
+    struct tsr_dsp_op *op = tsr_calloc(1, sizeof(*op));
+    if (op == NULL)
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    op->dsp = dsp;
+    op->kind = kind;
+    op->cb = cb;
+    op->arg = arg;
+    op->root = tsr_strndup(provider_url, (size_t)(auth - p) + alen);
+    const char *path = auth + alen;
+    if (*path == '/' && path[1] != '\0') {
+        op->base = tsr_strdup(provider_url);
+        op->step = STEP_CATALOG;
+    } else {
+        op->step = STEP_VERSION;
+    }
+    op->offer_id = offer_id != NULL ? tsr_strdup(offer_id) : NULL;
+    int rc = tsr_did_web_from_host(hostport, port == 443 ? 0 : port, NULL, &op->did, d);
+    if (rc != 0 || op->root == NULL) {
+        op->next = NULL;
+        tsr_free(op->root);
+        tsr_free(op->base);
+        tsr_free(op->offer_id);
+        tsr_free(op->did);
+        tsr_free(op);
+        return rc != 0 ? rc : tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    }
+    op->next = dsp->ops;
+    if (dsp->ops != NULL)
+        dsp->ops->prev = op;
+    dsp->ops = op;
+    op_step(op);
+    return 0;
+}
+
+int tsr_dsp_catalog_fetch(struct tsr_dsp *dsp, const char *provider_url, tsr_dsp_done_fn cb,
+                          void *arg, struct tsr_diag *d)
+{
+    return op_new(dsp, OP_CATALOG, provider_url, NULL, cb, arg, d);
+}
+
+int tsr_dsp_negotiate(struct tsr_dsp *dsp, const char *provider_url, const char *offer_id,
+                      tsr_dsp_done_fn cb, void *arg, struct tsr_diag *d)
+{
+    if (offer_id == NULL || offer_id[0] == '\0')
+        return tsr_diag_set(d, TSR_EINVAL, "an offer id is required");
+    return op_new(dsp, OP_NEGOTIATE, provider_url, offer_id, cb, arg, d);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct tsr_dsp **out,
+                struct tsr_diag *d)
+{
+    struct tsr_dsp *dsp = tsr_calloc(1, sizeof(*dsp));
+
+    if (dsp == NULL)
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    dsp->base = base;
+    dsp->did = tsr_strdup(opts->did);
+    dsp->public_url = tsr_strdup(opts->public_url);
+    dsp->base_url = tsr_dsp__url(opts->public_url, TSR_DSP_BASE_PATH);
+    dsp->callback_url = dsp->base_url ? tsr_dsp__url(dsp->base_url, TSR_DSP_CALLBACK_SEGMENT) : NULL;
+    dsp->data_dir = tsr_strdup(opts->data_dir != NULL ? opts->data_dir : ".");
+    dsp->trace_dir = opts->trace_dir != NULL ? tsr_strdup(opts->trace_dir) : NULL;
+    dsp->st = opts->store;
+    dsp->id = opts->identity;
+    dsp->client = opts->client;
+    dsp->key = opts->key;
+    dsp->token_lifetime_ms = opts->token_lifetime_ms != 0 ? opts->token_lifetime_ms : 600000;
+    dsp->outbox_timer = evtimer_new(base, on_outbox_timer, dsp);
+    if (dsp->did == NULL || dsp->public_url == NULL || dsp->base_url == NULL ||
+        dsp->callback_url == NULL || dsp->data_dir == NULL || dsp->outbox_timer == NULL) {
+        tsr_dsp_free(dsp);
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    }
+    /* Carry on what a previous run committed but did not finish. */
+    tsr_dsp__neg_recover(dsp);
+    tsr_dsp__tp_recover(dsp);
+    tsr_dsp__kick(dsp);
+    *out = dsp;
+    return 0;
+}
+
+int tsr_dsp_mount(struct tsr_dsp *dsp, struct tsr_http_server *srv, struct tsr_diag *d)
+{
+    struct route_arg *args;
+    char path[256];
+    int rc;
+
+    rc = tsr_http_server_route(srv, "GET", "/.well-known/dspace-version", on_version, dsp);
+    if (rc != 0)
+        return tsr_diag_set(d, rc, "cannot add route");
+    args = tsr_calloc(TSR_ARRAY_SIZE(routes), sizeof(*args));
+    if (args == NULL)
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    tsr_free(dsp->route_args);
+    dsp->route_args = args;
+    for (size_t i = 0; i < TSR_ARRAY_SIZE(routes); i++) {
+        args[i].dsp = dsp;
+        args[i].route = routes[i].route;
+        snprintf(path, sizeof(path), "%s%s", TSR_DSP_BASE_PATH, routes[i].path);
+        rc = tsr_http_server_route(srv, routes[i].method, path, on_request, &args[i]);
+        if (rc != 0)
+            return tsr_diag_set(d, rc, "cannot add route %s", path);
+    }
+    snprintf(path, sizeof(path), "%s/:pid", TSR_DSP_DATA_PATH);
+    rc = tsr_http_server_route(srv, "GET", path, tsr_dsp__data, dsp);
+    return rc != 0 ? tsr_diag_set(d, rc, "cannot add route %s", path) : 0;
+}
+
+void tsr_dsp_free(struct tsr_dsp *dsp)
+{
+    if (dsp == NULL)
+        return;
+    dsp->freeing = true;
+    while (dsp->flights != NULL) {
+        if (dsp->flights->xfer != NULL)
+            tsr_client_cancel(dsp->flights->xfer);
+        flight_free(dsp->flights);
+    }
+    while (dsp->ins != NULL) {
+        struct tsr_dsp_in *in = dsp->ins;
+        if (in->chk != NULL)
+            tsr_identity_cancel(in->chk);
+        tsr_http_req_on_abort(in->req, NULL, NULL);
+        in_unlink(in);
+        tsr_free(in);
+    }
+    while (dsp->ops != NULL) {
+        if (dsp->ops->xfer != NULL)
+            tsr_client_cancel(dsp->ops->xfer);
+        op_free(dsp->ops);
+    }
+    tsr_dsp__pulls_free(dsp);
+    if (dsp->outbox_timer != NULL)
+        event_free(dsp->outbox_timer);
+    tsr_free(dsp->did);
+    tsr_free(dsp->public_url);
+    tsr_free(dsp->base_url);
+    tsr_free(dsp->callback_url);
+    tsr_free(dsp->data_dir);
+    tsr_free(dsp->trace_dir);
+    tsr_free(dsp->route_args);
+    tsr_free(dsp);
+}

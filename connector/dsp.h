@@ -1,0 +1,102 @@
+/*
+ * connector/dsp.h: tesserad's Dataspace Protocol 2025-1 engine, both
+ * roles: the provider and consumer endpoints on the protocol port, the
+ * durable outbox that delivers messages to peers with retries, and the
+ * consumer-side operations the management API starts (catalog request,
+ * negotiation, transfer).
+ *
+ * State lives in the store (connector/store.h); every state change and the
+ * message it implies are committed together, so a daemon killed at any
+ * moment carries on from its last committed state when it restarts.
+ */
+#ifndef TSR_CONNECTOR_DSP_H
+#define TSR_CONNECTOR_DSP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lib/err.h"
+
+struct event_base;
+struct tsr_client;
+struct tsr_http_server;
+struct tsr_identity;
+struct tsr_key;
+struct tsr_store;
+struct tsr_dsp;
+
+/* Where the 2025-1 endpoints live on the protocol port. */
+#define TSR_DSP_BASE_PATH "/dsp/2025-1"
+/* Consumer callbacks live below the base path at this segment. */
+#define TSR_DSP_CALLBACK_SEGMENT "callback"
+/* The provider's data endpoint (HttpData-PULL) for a transfer. */
+#define TSR_DSP_DATA_PATH "/data"
+
+struct tsr_dsp_opts {
+    const char *did;             /* our participant DID */
+    const char *public_url;      /* https://host:port, how peers reach the protocol port */
+    struct tsr_store *store;     /* borrowed */
+    struct tsr_identity *identity; /* borrowed: tokens out, verification in */
+    struct tsr_client *client;   /* borrowed: messages to peers */
+    struct tsr_key *key;         /* borrowed: signs data-access tokens */
+    const char *data_dir;        /* where consumer transfers land by default */
+    uint64_t token_lifetime_ms;  /* data-access token lifetime (default 10 min) */
+    const char *trace_dir;       /* testing: copy every message sent here; NULL: off */
+};
+
+/* New engine on base.  Starts the outbox timer.  Returns 0, TSR_ENOMEM. */
+int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct tsr_dsp **out,
+                struct tsr_diag *d);
+
+/* Mount the DSP, callback and data routes on the protocol server. */
+int tsr_dsp_mount(struct tsr_dsp *dsp, struct tsr_http_server *srv, struct tsr_diag *d);
+
+/* Stop the outbox and cancel requests in flight (no callbacks after). NULL ok. */
+void tsr_dsp_free(struct tsr_dsp *dsp);
+
+/*
+ * Completion of an asynchronous consumer operation: rc 0 and a result
+ * (borrowed for the duration of the call), or an error with d.
+ */
+typedef void (*tsr_dsp_done_fn)(void *arg, int rc, json_t *result, const struct tsr_diag *d);
+
+/*
+ * DSP catalog request to a provider.  provider_url is either the
+ * provider's DSP base URL or its root URL (the version is then found
+ * through /.well-known/dspace-version).  result: the Catalog.  If this
+ * returns an error, cb is never called.
+ */
+int tsr_dsp_catalog_fetch(struct tsr_dsp *dsp, const char *provider_url, tsr_dsp_done_fn cb,
+                          void *arg, struct tsr_diag *d);
+
+/*
+ * Start a negotiation for the provider's offer offer_id: finds the offer in
+ * the provider's catalog, records the negotiation and sends the contract
+ * request.  result: {"id": our negotiation id, "state": ...}.  The rest
+ * proceeds on its own; poll with the store.
+ */
+int tsr_dsp_negotiate(struct tsr_dsp *dsp, const char *provider_url, const char *offer_id,
+                      tsr_dsp_done_fn cb, void *arg, struct tsr_diag *d);
+
+/* Terminate a negotiation of ours (either role).  0, TSR_ENOTFOUND, TSR_ESTATE. */
+int tsr_dsp_negotiation_terminate(struct tsr_dsp *dsp, const char *id, const char *reason,
+                                  struct tsr_diag *d);
+
+/*
+ * Start a transfer under agreement_id (consumer).  dest_path: where the data
+ * goes (NULL: data_dir/<transfer id>).  *id_out gets our transfer id (new
+ * string, tsr_free).  0, TSR_ENOTFOUND, TSR_ESTATE, TSR_EINVAL.
+ */
+int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
+                           char **id_out, struct tsr_diag *d);
+
+/* Suspend, resume or terminate a transfer of ours (either role). */
+int tsr_dsp_transfer_suspend(struct tsr_dsp *dsp, const char *id, const char *reason,
+                             struct tsr_diag *d);
+int tsr_dsp_transfer_resume(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
+int tsr_dsp_transfer_terminate(struct tsr_dsp *dsp, const char *id, const char *reason,
+                               struct tsr_diag *d);
+
+#endif /* TSR_CONNECTOR_DSP_H */
