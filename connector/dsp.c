@@ -88,15 +88,21 @@ void tsr_dsp__send(struct tsr_dsp *dsp, struct tsr_http_req *req, int status, js
 
 void tsr_dsp__reply(struct tsr_http_req *req, int status, json_t *body)
 {
-    static const struct tsr_http_header h[] = {{"content-type", "application/json"}};
+    struct tsr_http_header h[2] = {{"content-type", "application/json"}, {NULL, NULL}};
+    size_t nh = 1;
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
+    /* RFC 9110 §11.6.1: a 401 names the scheme; a 503 says when to retry. */
+    if (status == 401)
+        h[nh++] = (struct tsr_http_header){"www-authenticate", "Bearer"};
+    else if (status == 503)
+        h[nh++] = (struct tsr_http_header){"retry-after", "5"};
     json_decref(body);
     if (text == NULL) {
-        tsr_http_respond(req, status, h, 1, "{}", 2);
+        tsr_http_respond(req, status, h, nh, "{}", 2);
         return;
     }
-    tsr_http_respond(req, status, h, 1, text, strlen(text));
+    tsr_http_respond(req, status, h, nh, text, strlen(text));
     free(text);
 }
 
@@ -118,6 +124,11 @@ void tsr_dsp__error(struct tsr_dsp_ctx *x, int status, const char *code, const c
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
+    /* Name the process the message was about, when the caller said. */
+    if (cpid == NULL && x->body != NULL)
+        cpid = json_string_value(json_object_get(x->body, "consumerPid"));
+    if (ppid == NULL && x->body != NULL)
+        ppid = json_string_value(json_object_get(x->body, "providerPid"));
     tsr_log_debug(TSR_LC_DSP, "%s %s: %d %s", tsr_http_req_method(x->req),
                   tsr_http_req_path(x->req), status, reason);
     tsr_dsp__send(x->dsp, x->req, status,
@@ -232,6 +243,21 @@ static void dispatch(struct tsr_dsp_ctx *x)
     }
 }
 
+/*
+ * The status of a failed authentication: 401 for a missing or bad token,
+ * 403 for a DID the configuration refuses, 503 when the caller's DID
+ * document could not be fetched (worth retrying), and for lack of memory.
+ */
+static int auth_status(int rc)
+{
+    switch (rc) {
+    case TSR_EFORBIDDEN: return 403;
+    case TSR_EUNAVAIL:
+    case TSR_ENOMEM: return 503;
+    default: return 401;
+    }
+}
+
 static void in_authed(void *arg, int rc, const char *caller, const struct tsr_diag *diag)
 {
     struct tsr_dsp_in *in = arg;
@@ -243,9 +269,10 @@ static void in_authed(void *arg, int rc, const char *caller, const struct tsr_di
     tsr_free(in);
     tsr_http_req_on_abort(req, NULL, NULL);
     if (rc != 0) {
-        int status = rc == TSR_EFORBIDDEN ? 403 : rc == TSR_EUNAVAIL ? 401 : 401;
-        tsr_dsp__error(&x, status, status == 403 ? "403" : "401", NULL, NULL, "%s",
-                       tsr_diag_msg(diag));
+        int status = auth_status(rc);
+        char code[8];
+        snprintf(code, sizeof(code), "%d", status);
+        tsr_dsp__error(&x, status, code, NULL, NULL, "%s", tsr_diag_msg(diag));
         return;
     }
     x.pid = tsr_http_req_param(req, "pid");
@@ -302,8 +329,10 @@ static void on_request(struct tsr_http_req *req, void *arg)
         in_unlink(in);
         tsr_free(in);
         tsr_http_req_on_abort(req, NULL, NULL);
-        tsr_dsp__error(&x, rc == TSR_EFORBIDDEN ? 403 : 401, rc == TSR_EFORBIDDEN ? "403" : "401",
-                       NULL, NULL, "%s", tsr_diag_msg(&d));
+        int status = auth_status(rc);
+        char code[8];
+        snprintf(code, sizeof(code), "%d", status);
+        tsr_dsp__error(&x, status, code, NULL, NULL, "%s", tsr_diag_msg(&d));
     }
 }
 

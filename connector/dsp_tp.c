@@ -114,7 +114,6 @@ static int provider_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, str
     if (addr != NULL) {
         addr_text = json_dumps(addr, JSON_COMPACT);
         body = tsr_dsp__dump(tsr_dsp_transfer_start(t->provider_pid, t->consumer_pid, addr));
-        addr = NULL;
     }
     url = peer_url(t, "start");
     if (addr_text == NULL || body == NULL || url == NULL) {
@@ -490,7 +489,9 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
     p->fd = -1;
     p->retry = evtimer_new(dsp->base, pull_retry, p);
     if (p->retry != NULL) {
-        struct timeval tv = {0, 500000};
+        /* 0.5, 1, 2, 4 s: long enough for a restarted provider. */
+        long ms = 500L << (p->attempts - 1 < 4 ? p->attempts - 1 : 4);
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(p->retry, &tv);
         tsr_store_tp_free(t);
         return;

@@ -361,13 +361,16 @@ static int list_add(const struct tsr_cfg_key *k, struct tsr_cfg_list *l, const c
 
     if (s == NULL)
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
-    items = tsr_realloc(l->items, (l->n + 1) * sizeof(*items));
+    /* One slot more than needed: the list stays NULL-terminated, so it can be
+     * handed to APIs that take a NULL-terminated array. */
+    items = tsr_realloc(l->items, (l->n + 2) * sizeof(*items));
     if (items == NULL) {
         free_str(k, &s);
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
     }
     l->items = items;
     l->items[l->n++] = s;
+    l->items[l->n] = NULL;
     return 0;
 }
 

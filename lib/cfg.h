@@ -64,7 +64,7 @@ enum tsr_cfg_type {
  * gives an empty list.  The environment replaces the whole list.
  */
 struct tsr_cfg_list {
-    char **items; /* n new strings */
+    char **items; /* n new strings, then a NULL (items itself is NULL when n == 0) */
     size_t n;
 };
 

@@ -165,6 +165,9 @@ void tsr_http__route_free(struct tsr_http_route *r);
 int tsr_http__route_match(struct tsr_http_server *srv, struct tsr_http_req *req,
                           const struct tsr_http_route **out);
 int tsr_http__pct_decode(const char *s, size_t n, char **out);
+/* The methods the request's path answers to, for a 405's Allow header. */
+void tsr_http__route_allow(struct tsr_http_server *srv, struct tsr_http_req *req, char *buf,
+                           size_t size);
 
 /* h1.c */
 void tsr_http__h1_start(struct tsr_http_conn *c);

@@ -187,3 +187,25 @@ int tsr_http__route_match(struct tsr_http_server *srv, struct tsr_http_req *req,
     clear_params(req);
     return path_known ? TSR_ESTATE : TSR_ENOTFOUND;
 }
+
+void tsr_http__route_allow(struct tsr_http_server *srv, struct tsr_http_req *req, char *buf,
+                           size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct tsr_http_route *r = &srv->routes[i];
+        if (match(r, req) != 1 || strstr(buf, r->method) != NULL)
+            continue;
+        bool get = strcmp(r->method, "GET") == 0;
+        int n = snprintf(buf + len, size - len, "%s%s%s", len > 0 ? ", " : "", r->method,
+                         get ? ", HEAD" : "");
+        if (n < 0 || (size_t)n >= size - len) {
+            buf[len] = '\0';
+            break;
+        }
+        len += (size_t)n;
+    }
+    clear_params(req);
+}

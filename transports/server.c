@@ -978,7 +978,13 @@ void tsr_http__dispatch(struct tsr_http_req *req)
         return;
     }
     if (rc == TSR_ESTATE) {
-        tsr_http__respond_error(req, 405, "method not allowed");
+        /* RFC 9110 §15.5.6: a 405 lists the methods the resource has. */
+        char allow[128], body[200];
+        tsr_http__route_allow(req->conn->srv, req, allow, sizeof(allow));
+        struct tsr_http_header h[] = {{"content-type", "text/plain; charset=utf-8"},
+                                      {"allow", allow}};
+        snprintf(body, sizeof(body), "405 Method Not Allowed: use %s\n", allow);
+        tsr_http_respond(req, 405, h, 2, body, strlen(body));
         return;
     }
     if (rc != 0) {

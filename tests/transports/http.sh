@@ -31,6 +31,7 @@ t_eq "$($C -I --http1.1 -o /dev/null -w '%{http_code}' "$U/health")" "200" "HEAD
 t_eq "$($C "$S/items/a%20b")" "a b" "route parameter percent-decoded"
 t_eq "$($C -o /dev/null -w '%{http_code}' "$S/nope")" "404" "unknown path is 404"
 t_eq "$($C -o /dev/null -w '%{http_code}' -X DELETE "$S/health")" "405" "wrong method is 405"
+t_eq "$($C -o /dev/null -w '%header{allow}' -X DELETE "$S/health")" "GET, HEAD" "and names the allowed methods"
 t_eq "$($C -o /dev/null -w '%{http_code}' "$S/health/")" "404" "trailing slash is another resource"
 
 # --- bodies in and out
