@@ -709,11 +709,32 @@ static void pending_free(struct pending *p)
     tsr_free(p);
 }
 
+/*
+ * The request p waits for, to be answered now (NULL if its client went
+ * away).  Its abort callback is removed first: once answered, the request
+ * may be freed at any moment, and one left unanswered (no memory to answer)
+ * must not call back into p.
+ */
+static struct tsr_http_req *pending_take(struct pending *p)
+{
+    struct tsr_http_req *req = p->req;
+
+    if (req != NULL)
+        tsr_http_req_on_abort(req, NULL, NULL);
+    p->req = NULL;
+    return req;
+}
+
 /* A hash job's client went away: nothing else refers to the job, so it ends now. */
 static void on_hash_abort(struct tsr_http_req *req, void *arg)
 {
+    struct pending *p = arg;
+
     (void)req;
-    pending_free(arg);
+    tsr_log_info(TSR_LC_MAIN, "asset %s: the client went away; hashing %s abandoned",
+                 p->asset.id, p->asset.source);
+    p->req = NULL;
+    pending_free(p);
 }
 
 /* A DSP operation's client went away: the engine still holds the context until it calls back. */
@@ -818,6 +839,7 @@ static void reply_asset_created(struct tsr_mgmt *m, struct tsr_http_req *req, co
 
 static void hash_finish(struct pending *p)
 {
+    struct tsr_http_req *req = pending_take(p);
     struct tsr_store_asset *a = &p->asset;
     unsigned char md[TSR_SHA256_LEN];
     char hex[TSR_SHA256_HEX_SIZE];
@@ -825,24 +847,24 @@ static void hash_finish(struct pending *p)
     int rc;
 
     if (p->done != a->size) {
-        reply_error(p->req, TSR_ECONFLICT, "the file changed while it was read; try again");
+        reply_error(req, TSR_ECONFLICT, "the file changed while it was read; try again");
         goto out;
     }
     if (tsr_sha256_final(&p->sha, md) != 0) {
-        reply_error(p->req, TSR_EINTERNAL, "SHA-256 failed");
+        reply_error(req, TSR_EINTERNAL, "SHA-256 failed");
         goto out;
     }
     tsr_hex_encode(md, sizeof(md), hex);
     a->sha256 = tsr_strdup(hex);
     if (a->sha256 == NULL) {
-        reply_error(p->req, TSR_ENOMEM, "out of memory");
+        reply_error(req, TSR_ENOMEM, "out of memory");
         goto out;
     }
     rc = tsr_store_asset_put(p->m->store, a, &d);
     if (rc != 0)
-        reply_diag(p->req, rc, &d);
+        reply_diag(req, rc, &d);
     else
-        reply_asset_created(p->m, p->req, a->id);
+        reply_asset_created(p->m, req, a->id);
 out:
     pending_free(p);
 }
@@ -866,7 +888,7 @@ static void hash_step(evutil_socket_t fd, short what, void *arg)
 
             snprintf(msg, sizeof(msg), "cannot read %.300s: %s", p->asset.source,
                      strerror(errno));
-            reply_error(p->req, TSR_EINVAL, msg);
+            reply_error(pending_take(p), TSR_EINVAL, msg);
             pending_free(p);
             return;
         }
@@ -875,9 +897,14 @@ static void hash_step(evutil_socket_t fd, short what, void *arg)
             return;
         }
         p->done += n;
-        if (p->done > p->asset.size || tsr_sha256_update(&p->sha, buf, (size_t)n) != 0) {
+        if (p->done > p->asset.size) {
             /* Grown since fstat: finish reports it without reading on forever. */
             hash_finish(p);
+            return;
+        }
+        if (tsr_sha256_update(&p->sha, buf, (size_t)n) != 0) {
+            reply_error(pending_take(p), TSR_EINTERNAL, "SHA-256 failed");
+            pending_free(p);
             return;
         }
     }
@@ -1292,14 +1319,15 @@ static void h_offer_delete(struct tsr_mgmt *m, struct tsr_http_req *req)
 static void on_catalog(void *arg, int rc, json_t *result, const struct tsr_diag *d)
 {
     struct pending *p = arg;
+    struct tsr_http_req *req = pending_take(p);
 
-    if (p->req != NULL) {
+    if (req != NULL) {
         if (rc != 0)
-            reply_diag(p->req, rc, d);
+            reply_diag(req, rc, d);
         else if (result == NULL)
-            reply_error(p->req, TSR_EINTERNAL, "the DSP engine returned no catalog");
+            reply_error(req, TSR_EINTERNAL, "the DSP engine returned no catalog");
         else
-            reply(p->req, 200, json_incref(result));
+            reply(req, 200, json_incref(result));
     }
     pending_free(p);
 }
@@ -1331,6 +1359,7 @@ static void h_catalog_request(struct tsr_mgmt *m, struct tsr_http_req *req)
     tsr_http_req_on_abort(req, on_dsp_abort, p);
     rc = tsr_dsp_catalog_fetch(m->dsp, url, on_catalog, p, &d);
     if (rc != 0) {
+        pending_take(p);
         pending_free(p);
         reply_diag(req, rc, &d);
     }
@@ -1391,14 +1420,15 @@ static void reply_neg(struct tsr_mgmt *m, struct tsr_http_req *req, int status, 
 static void on_negotiate(void *arg, int rc, json_t *result, const struct tsr_diag *d)
 {
     struct pending *p = arg;
+    struct tsr_http_req *req = pending_take(p);
     const char *id = NULL;
 
-    if (p->req != NULL) {
+    if (req != NULL) {
         if (rc != 0) {
-            reply_diag(p->req, rc, d);
+            reply_diag(req, rc, d);
         } else {
             (void)tsr_json_get_str(result, "id", false, &id, NULL);
-            reply_neg(p->m, p->req, 201, id, result);
+            reply_neg(p->m, req, 201, id, result);
         }
     }
     pending_free(p);
@@ -1435,6 +1465,7 @@ static void h_neg_start(struct tsr_mgmt *m, struct tsr_http_req *req)
     tsr_http_req_on_abort(req, on_dsp_abort, p);
     rc = tsr_dsp_negotiate(m->dsp, url, offer, on_negotiate, p, &d);
     if (rc != 0) {
+        pending_take(p);
         pending_free(p);
         reply_diag(req, rc, &d);
     }
@@ -1693,7 +1724,7 @@ static bool pattern_fits(const char *pattern, const char *path)
 static void h_unknown(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
     const char *path = tsr_http_req_path(req) + strlen(TSR_MGMT_BASE_PATH);
-    char allow[64] = "";
+    char allow[64] = "", msg[TSR_DIAG_MAX];
     size_t used = 0;
 
     (void)m;
@@ -1706,14 +1737,11 @@ static void h_unknown(struct tsr_mgmt *m, struct tsr_http_req *req)
             used += (size_t)w;
     }
     if (used == 0) {
-        char msg[TSR_DIAG_MAX];
-
         snprintf(msg, sizeof(msg), "no such endpoint: %.16s %.300s", tsr_http_req_method(req),
                  tsr_http_req_path(req));
         reply_error(req, TSR_ENOTFOUND, msg);
         return;
     }
-    char msg[TSR_DIAG_MAX];
     snprintf(msg, sizeof(msg), "method %.16s not allowed here; allowed: %s",
              tsr_http_req_method(req), allow);
     reply_error_status(req, 405, "method_not_allowed", msg);
@@ -1831,6 +1859,9 @@ void tsr_mgmt_free(struct tsr_mgmt *m)
 {
     if (m == NULL)
         return;
+    /* The server is gone or stopped: its requests are not to be touched. */
+    for (struct pending *p = m->pending; p != NULL; p = p->next)
+        p->req = NULL;
     while (m->pending != NULL)
         pending_free(m->pending);
     tsr_free_secret(m->api_key);

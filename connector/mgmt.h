@@ -46,7 +46,8 @@ struct tsr_mgmt_info {
  * borrowed and may be NULL until tsr_mgmt_set_dsp (the routes that need it
  * answer 503 meanwhile).  api_key is copied (it is a secret: wiped when
  * replaced or freed); an empty or NULL key refuses every request.
- * Returns 0, TSR_EINVAL (missing argument), TSR_ENOMEM.
+ * Returns 0, TSR_EINVAL (missing argument), TSR_ENOMEM.  After a failure
+ * srv may hold routes into freed memory: free it without serving.
  */
 int tsr_mgmt_new(struct event_base *base, struct tsr_http_server *srv, struct tsr_store *store,
                  struct tsr_dsp *dsp, const char *api_key, const struct tsr_mgmt_info *info,

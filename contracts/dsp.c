@@ -33,6 +33,7 @@ enum kind {
     K_STR,
     K_OBJ,
     K_ARR,
+    K_ARR_OR_OBJ,
 };
 
 #define NO_FIELD ((size_t)-1)
@@ -64,8 +65,12 @@ struct type_desc {
 /* clang-format on */
 
 static const struct type_desc types[TSR_DSP_TYPE_COUNT] = {
+    /*
+     * The schema says filter is an array; EDC puts one QuerySpec object
+     * there, which JSON-LD reads as the same one-element set.
+     */
     [TSR_DSP_CATALOG_REQUEST] = {"CatalogRequestMessage", DSPACE, false, false,
-                                 {{"filter", K_ARR, false, FIELD(filter)}}},
+                                 {{"filter", K_ARR_OR_OBJ, false, FIELD(filter)}}},
     [TSR_DSP_DATASET_REQUEST] = {"DatasetRequestMessage", DSPACE, false, false,
                                  {{"dataset", K_STR, true, FIELD(dataset_id)}}},
     [TSR_DSP_CATALOG] = {"Catalog",
@@ -216,6 +221,8 @@ static const char *kind_name(enum kind k)
         return "an object";
     case K_ARR:
         return "an array";
+    case K_ARR_OR_OBJ:
+        return "an array or an object";
     }
     return "?";
 }
@@ -229,6 +236,8 @@ static bool has_kind(const json_t *v, enum kind k)
         return json_is_object(v);
     case K_ARR:
         return json_is_array(v);
+    case K_ARR_OR_OBJ:
+        return json_is_array(v) || json_is_object(v);
     }
     return false;
 }
@@ -1537,7 +1546,10 @@ static bool veq(struct eq *e, const json_t *a, const json_t *b, int depth)
 
             if (strcmp(k, "@context") == 0)
                 continue;
-            w = get_local(b, odrl_local(k));
+            /* the same key first, so {"use", "odrl:use"} pairs match themselves */
+            w = json_object_get(b, k);
+            if (w == NULL)
+                w = get_local(b, odrl_local(k));
             if (w == NULL || !veq(e, v, w, depth + 1))
                 return false;
         }

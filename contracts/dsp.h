@@ -106,7 +106,7 @@ struct tsr_dsp_msg {
     const char *format;           /* "format" of a TransferRequestMessage */
     json_t *data_address;         /* "dataAddress" object (transfer request / start) */
     const char *dataset_id;       /* "dataset" of a DatasetRequestMessage */
-    json_t *filter;               /* "filter" array of a CatalogRequestMessage */
+    json_t *filter;               /* "filter" of a CatalogRequestMessage: array (or EDC's object) */
     const char *participant_id;   /* "participantId" of a Catalog */
     json_t *datasets;             /* "dataset" array of a Catalog */
     json_t *catalogs;             /* "catalog" array of a Catalog */
@@ -137,7 +137,9 @@ struct tsr_dsp_msg {
  * ContractRequestMessage needs callbackAddress or providerPid (the schema
  * says exactly one), a ContractOfferMessage callbackAddress or
  * consumerPid; an offer's @type may be absent (the conformance kit plans
- * to drop it) but if present must be Offer.
+ * to drop it) but if present must be Offer; a CatalogRequestMessage's
+ * filter may be one object instead of an array (EDC sends its QuerySpec
+ * so, and JSON-LD reads both alike).
  *
  * Returns 0, or TSR_EINVAL with d saying what is wrong, naming the type
  * and the property: "ContractRequestMessage: consumerPid is required",
@@ -169,7 +171,8 @@ const char *tsr_dsp_endpoint_property(const json_t *data_address, const char *na
 /*
  * Builders.  Each returns a new reference (json_decref it), with
  * "@context": [TSR_DSP_CONTEXT] and the compacted "@type", or NULL when
- * memory runs out or an argument documented as required is NULL.  String
+ * memory runs out, an argument documented as required is NULL, or a
+ * string is not valid UTF-8 (jansson refuses it).  String
  * arguments are copied; json_t arguments are deep-copied (never stolen).
  * Optional arguments may be NULL and are then left out.
  */

@@ -229,6 +229,11 @@ static int parse_web(const char *did, struct web_did *w, struct tsr_diag *d)
         long long port;
         if (w->port_len == 0 || w->port_len > 5 || w->port[0] == '0')
             return tsr_diag_set(d, TSR_EINVAL, "did:web has a malformed port");
+        /* Digits only: tsr_parse_ll alone would let "+443" through. */
+        for (size_t i = 0; i < w->port_len; i++) {
+            if (!is_digit((unsigned char)w->port[i]))
+                return tsr_diag_set(d, TSR_EINVAL, "did:web has a malformed port");
+        }
         memcpy(tmp, w->port, w->port_len);
         tmp[w->port_len] = '\0';
         if (tsr_parse_ll(tmp, 1, 65535, &port) != 0)

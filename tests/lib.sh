@@ -18,7 +18,7 @@ T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-test.XXXXXX")
 t_cleanup() {
     for p in $T_PIDS; do kill "$p" 2>/dev/null; done
     for p in $T_PIDS; do wait "$p" 2>/dev/null; done
-    if [ "$T_FAIL" = 0 ]; then rm -rf "$T_DIR"; else echo "# kept $T_DIR"; fi
+    if [ "$T_FAIL" = 0 ] && [ -z "${T_KEEP:-}" ]; then rm -rf "$T_DIR"; else echo "# kept $T_DIR"; fi
 }
 trap t_cleanup EXIT
 

@@ -630,12 +630,18 @@ void tsr_http__conn_pump(struct tsr_http_conn *c)
             }
             break;
         }
-        if (produced == 0)
+        /* Stop when the protocol had room and produced nothing; when the
+         * buffer was full it had no chance, and must be asked again now that
+         * the socket took everything. */
+        if (produced == 0 && before < TSR_HTTP_OUT_HIGH_WATER)
             break;
     }
     if (!c->dead) {
         c->paused_out = c->out.len - c->out_off >= TSR_HTTP_OUT_HIGH_WATER;
         tsr_http__conn_update_read(c);
+        tsr_log_debug(TSR_LC_HTTP, "conn %s: pump: %zu pending, paused out=%d in=%d, write %s",
+                      c->peer, c->out.len - c->out_off, c->paused_out, c->paused_in,
+                      c->write_armed ? "armed" : "idle");
         if (c->state == CONN_H2 && tsr_http__h2_finished(c))
             tsr_http__conn_close(c);
         else if (c->closing && c->out.len == c->out_off && c->linger)

@@ -50,6 +50,21 @@ int tsr_cli_api_call(struct tsr_cli *cli, const char *method, const char *path,
  */
 int tsr_cli_api_list(struct tsr_cli *cli, const char *path, json_t **items);
 
+/* Called by tsr_cli_api_wait with each answer (borrowed). */
+typedef void (*tsr_cli_api_progress_fn)(const json_t *answer, void *arg);
+
+/*
+ * Poll GET path until the answer's "state" is one of states
+ * (NULL-terminated), at intervals growing from 50 ms to 1 s, for at most
+ * timeout_s seconds; progress (may be NULL) sees each answer.  On
+ * TSR_CLI_EXIT_OK *out is the last answer (new).  Otherwise *out is NULL
+ * and the status is TSR_CLI_EXIT_FAIL after printing "timed out ...", or
+ * that of the failed call.
+ */
+int tsr_cli_api_wait(struct tsr_cli *cli, const char *path, const char *const *states,
+                     long long timeout_s, tsr_cli_api_progress_fn progress, void *arg,
+                     json_t **out);
+
 /*
  * "/collection/ID[/suffix]" with ID percent-escaped for a path segment
  * (suffix NULL: none).  New string (tsr_free), NULL when out of memory.

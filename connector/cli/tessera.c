@@ -32,9 +32,18 @@
  * connector/cli/cmd_<name>.c (help is defined below).
  */
 #define COMMANDS(X)                                                                               \
+    X(agreement)                                                                                  \
+    X(asset)                                                                                      \
     X(ca)                                                                                         \
+    X(catalog)                                                                                    \
     X(help)                                                                                       \
     X(init)                                                                                       \
+    X(negotiate)                                                                                  \
+    X(negotiation)                                                                                \
+    X(offer)                                                                                      \
+    X(policy)                                                                                     \
+    X(status)                                                                                     \
+    X(transfer)                                                                                   \
     X(version)
 
 #define DECLARE(n) extern const struct tsr_cmd_entry tsr_cmd_##n##_entry;

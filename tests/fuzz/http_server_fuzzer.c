@@ -22,7 +22,9 @@
  *              partial heads, frames and bodies are exercised
  *   bit 3      drain the server (tsr_http_server_drain) after the first
  *              chunk, as on SIGTERM
- *   bits 4-7   where the first cut falls (in sixteenths of the input)
+ *   bits 4-7   where the first cut falls: in sixteenths of the input,
+ *              except 15: just after the first blank line (the end of
+ *              an HTTP/1.1 head), so a head can arrive before its body
  *
  * Routes: GET /x (200 "x"), POST /echo (echoes the body), GET /items/:id
  * (the decoded id, a query parameter and a header), GET /stream (a
@@ -238,6 +240,16 @@ static void feed(struct event_base *base, struct tsr_http_server *srv, int fd, c
     }
 }
 
+/* Where the first chunk ends (see the file comment for sel). */
+static size_t cut_point(const uint8_t *in, size_t len, unsigned sel)
+{
+    if (sel == 15) {
+        const uint8_t *end = memmem(in, len, "\r\n\r\n", 4);
+        return end != NULL ? (size_t)(end - in) + 4 : len / 2;
+    }
+    return len * sel / 16;
+}
+
 /* The lowest free descriptor number: it grows when a descriptor leaks. */
 static int lowest_free_fd(void)
 {
@@ -270,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const bool h2 = mode & 1;
     const size_t nchunks = 1 + ((mode >> 1) & 3) % 3;
     const bool drain = (mode >> 3) & 1;
-    const size_t cut1 = len * (mode >> 4) / 16;
+    const size_t cut1 = cut_point(in, len, mode >> 4);
     const size_t cuts[4] = {0, nchunks == 1 ? len : cut1,
                             nchunks == 3 ? cut1 + (len - cut1) / 2 : len, len};
 

@@ -55,6 +55,14 @@ for v in --http1.1 --http2; do
     t_eq "$n" "5000000" "streamed 5 MB of unknown length $v (deferred source resumed)"
 done
 t_eq "$($C "$S/async")" "later" "asynchronous answer from a timer"
+# A body produced faster than the socket drains fills the output buffer
+# again and again; each time the writer must come back for more by itself
+# (this once stalled until the read timeout; here that is 1.5 s a stall,
+# so a stalled transfer cannot finish within the 5 s allowed).
+for v in --http1.1 --http2; do
+    n=$($C $v --max-time 5 "$S/blob?n=64M" | wc -c)
+    t_eq "$n" "67108864" "64 MB with a Content-Length, produced at once, $v"
+done
 
 # A source that ends short of its Content-Length must not look complete.
 $C --http1.1 -o /dev/null "$S/short"; rc=$?

@@ -11,6 +11,8 @@
  *   POST /echo              the request body
  *   GET  /stream?n=N        N bytes of a pattern, unknown length, produced
  *                           in deferred steps (exercises resume)
+ *   GET  /blob?n=N          N bytes with a Content-Length, produced as fast as
+ *                           the transport asks (never deferred)
  *   GET  /short             claims 100 bytes, sends 10 (a broken source)
  *   GET  /async             answers after 50 ms from a timer
  *   GET  /items/:id         the decoded id
@@ -146,6 +148,41 @@ static void h_stream(struct tsr_http_req *req, void *arg)
     tsr_http_respond_stream(req, 200, NULL, 0, -1, &src);
 }
 
+struct blob {
+    uint64_t left, pos;
+};
+
+static ssize_t blob_read(void *arg, uint8_t *buf, size_t len, bool *eof)
+{
+    struct blob *b = arg;
+    size_t n = (size_t)TSR_MIN((uint64_t)len, b->left);
+
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)('A' + (b->pos + i) % 26);
+    b->pos += n;
+    b->left -= n;
+    *eof = b->left == 0;
+    return (ssize_t)n;
+}
+
+static void h_blob(struct tsr_http_req *req, void *arg)
+{
+    char *n = tsr_http_req_query_param(req, "n");
+    uint64_t v = 0;
+
+    (void)arg;
+    if (n == NULL || tsr_parse_size(n, 1ULL << 40, &v) != 0) {
+        tsr_free(n);
+        tsr_http_respond_text(req, 400, "text/plain", "bad n\n");
+        return;
+    }
+    tsr_free(n);
+    struct blob *b = tsr_calloc(1, sizeof(*b));
+    b->left = v;
+    struct tsr_http_source src = {blob_read, tsr_free, b};
+    tsr_http_respond_stream(req, 200, NULL, 0, (int64_t)v, &src);
+}
+
 static ssize_t short_read(void *arg, uint8_t *buf, size_t len, bool *eof)
 {
     (void)arg;
@@ -271,6 +308,7 @@ int main(int argc, char **argv)
     tsr_http_server_route(srv, "POST", "/echo", h_echo, NULL);
     tsr_http_server_route(srv, "GET", "/stream", h_stream, NULL);
     tsr_http_server_route(srv, "GET", "/short", h_short, NULL);
+    tsr_http_server_route(srv, "GET", "/blob", h_blob, NULL);
     tsr_http_server_route(srv, "GET", "/async", h_async, NULL);
     tsr_http_server_route(srv, "GET", "/items/:id", h_item, NULL);
     tsr_http_server_route(srv, "GET", "/info", h_info, NULL);

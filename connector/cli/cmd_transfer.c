@@ -1,0 +1,363 @@
+/*
+ * connector/cli/cmd_transfer.c: `tessera transfer`: start a transfer
+ * under an agreement (`transfer AGREEMENT_ID [--out PATH] [--wait]`), or
+ * look after transfers (`transfer ls|show|suspend|resume|terminate`).
+ * The first word decides: a sub-command's name, or else an agreement id.
+ */
+#include "lib/tsr.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "connector/cli/api.h"
+#include "connector/cli/cli.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+
+#define DEFAULT_TIMEOUT_S 3600
+#define MAX_TIMEOUT_S (30LL * 24 * 3600)
+
+/* What --wait shows on a terminal while it polls. */
+struct progress {
+    bool shown;
+};
+
+static void show_progress(const json_t *tp, void *arg)
+{
+    struct progress *p = arg;
+    char size[32];
+    json_t *bytes = json_object_get(tp, "bytes");
+
+    tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : 0, size, sizeof(size));
+    fprintf(stderr, "\r\033[Ktransfer %s: %s, %s", tsr_cli_jstr(tp, "id"),
+            tsr_cli_jstr(tp, "state"), size);
+    fflush(stderr);
+    p->shown = true;
+}
+
+static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 't'},
+        TSR_CLI_OPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const final[] = {"COMPLETED", "TERMINATED", NULL};
+    long long timeout = DEFAULT_TIMEOUT_S;
+    const char *out_path = NULL;
+    struct progress prog = {false};
+    bool wait = false;
+    json_t *body = NULL, *tp = NULL, *done = NULL;
+    char *abs = NULL, *path = NULL;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, "o:wt:h", opts)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 'w': wait = true; break;
+        case 't':
+            if (!tsr_cli_int_arg(cli, "--timeout", optarg, 1, MAX_TIMEOUT_S, &timeout))
+                return TSR_CLI_EXIT_USAGE;
+            break;
+        default: return tsr_cli_opt_other(cli, c);
+        }
+    }
+    if (argc - optind != 1)
+        return tsr_cli_usage(cli, "expected one AGREEMENT_ID, or ls, show, suspend, resume or "
+                                  "terminate");
+    /* The daemon writes the file from its own folder: give it an absolute path. */
+    if (out_path != NULL) {
+        if (out_path[0] == '\0')
+            return tsr_cli_usage(cli, "--out needs a path");
+        rc = tsr_cli_abs_path(cli, out_path, &abs);
+        if (rc != TSR_CLI_EXIT_OK)
+            return rc;
+    }
+    body = json_pack("{s:s, s:s?}", "agreement_id", argv[optind], "out", abs);
+    if (body == NULL) {
+        rc = tsr_cli_fail(cli, "the agreement id and path must be UTF-8 text");
+        goto out;
+    }
+    rc = tsr_cli_api_call(cli, "POST", "/transfers", body, &tp);
+    if (rc != TSR_CLI_EXIT_OK)
+        goto out;
+    if (!wait) {
+        if (cli->json) {
+            rc = tsr_cli_json_out(cli, tp);
+            tp = NULL;
+        } else {
+            printf("%s\n", tsr_cli_jstr(tp, "id"));
+        }
+        goto out;
+    }
+    path = tsr_cli_api_path("/transfers", tsr_cli_jstr(tp, "id"), NULL);
+    if (path == NULL) {
+        rc = tsr_cli_fail(cli, "out of memory");
+        goto out;
+    }
+    /* A progress line only for people watching a terminal. */
+    bool tty = !cli->json && isatty(STDERR_FILENO);
+    rc = tsr_cli_api_wait(cli, path, final, timeout, tty ? show_progress : NULL, &prog, &done);
+    if (prog.shown)
+        fputc('\n', stderr);
+    if (rc != TSR_CLI_EXIT_OK)
+        goto out;
+    if (strcmp(tsr_cli_jstr(done, "state"), "TERMINATED") == 0) {
+        rc = tsr_cli_fail(cli, "transfer %s terminated: %s", tsr_cli_jstr(done, "id"),
+                          tsr_cli_jstr(done, "error"));
+        goto out;
+    }
+    if (cli->json) {
+        rc = tsr_cli_json_out(cli, done);
+        done = NULL;
+        goto out;
+    }
+    char size[32];
+    json_t *bytes = json_object_get(done, "bytes");
+    tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : 0, size, sizeof(size));
+    printf("transfer %s completed: %s to %s\n", tsr_cli_jstr(done, "id"), size,
+           tsr_cli_jstr(done, "out"));
+out:
+    tsr_free(abs);
+    tsr_free(path);
+    json_decref(body);
+    json_decref(tp);
+    json_decref(done);
+    return rc;
+}
+
+static int transfer_ls(int argc, char **argv, struct tsr_cli *cli)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"role", required_argument, NULL, 'r'},
+        TSR_CLI_OPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const head[] = {"ID", "ROLE", "STATE", "BYTES", "UPDATED", "AGREEMENT"};
+    const char *state = NULL, *role = NULL;
+    struct tsr_cli_table t;
+    struct tsr_buf path;
+    json_t *items = NULL, *tp;
+    size_t i;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, "s:r:h", opts)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'r': role = optarg; break;
+        default: return tsr_cli_opt_other(cli, c);
+        }
+    }
+    if (optind < argc)
+        return tsr_cli_usage(cli, "no operands expected");
+    if (role != NULL && strcmp(role, "provider") != 0 && strcmp(role, "consumer") != 0)
+        return tsr_cli_usage(cli, "--role: provider or consumer");
+    if (state != NULL && (state[0] == '\0' || strspn(state, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") !=
+                                                  strlen(state)))
+        return tsr_cli_usage(cli, "--state: a state name such as COMPLETED");
+    tsr_buf_init(&path, 256);
+    rc = tsr_buf_addf(&path, "/transfers?%s%s%s%s%s", role ? "role=" : "", role ? role : "",
+                      role && state ? "&" : "", state ? "state=" : "", state ? state : "");
+    if (rc != 0) {
+        tsr_buf_cleanup(&path);
+        return tsr_cli_usage(cli, "--state: too long");
+    }
+    rc = tsr_cli_api_list(cli, tsr_buf_str(&path), &items);
+    tsr_buf_cleanup(&path);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (cli->json)
+        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
+    rc = tsr_cli_table_init(&t, 6, head);
+    json_array_foreach(items, i, tp) {
+        char updated[64], size[32];
+        json_t *bytes = json_object_get(tp, "bytes");
+
+        if (rc != 0)
+            break;
+        tsr_cli_fmt_time(tsr_cli_jstr(tp, "updated_at"), updated, sizeof(updated));
+        tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : -1, size,
+                         sizeof(size));
+        const char *row[] = {tsr_cli_jstr(tp, "id"), tsr_cli_jstr(tp, "role"),
+                             tsr_cli_jstr(tp, "state"), size, updated,
+                             tsr_cli_jstr(tp, "agreement_id")};
+        rc = tsr_cli_table_add(&t, row);
+    }
+    if (rc == 0)
+        tsr_cli_table_print(&t, stdout);
+    tsr_cli_table_cleanup(&t);
+    json_decref(items);
+    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+}
+
+static int transfer_show(int argc, char **argv, struct tsr_cli *cli)
+{
+    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+    json_t *ans = NULL;
+    char *path;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
+        return tsr_cli_opt_other(cli, c);
+    if (argc - optind != 1)
+        return tsr_cli_usage(cli, "expected one transfer ID");
+    path = tsr_cli_api_path("/transfers", argv[optind], NULL);
+    if (path == NULL)
+        return tsr_cli_fail(cli, "out of memory");
+    rc = tsr_cli_api_call(cli, "GET", path, NULL, &ans);
+    tsr_free(path);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (cli->json)
+        return tsr_cli_json_out(cli, ans);
+    tsr_cli_print_object(ans, NULL, stdout);
+    json_decref(ans);
+    return TSR_CLI_EXIT_OK;
+}
+
+/* POST /transfers/ID/action, with an optional reason. */
+static int transfer_change(int argc, char **argv, struct tsr_cli *cli, const char *action,
+                           bool takes_reason)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        TSR_CLI_OPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option opts_plain[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+    const char *reason = NULL;
+    json_t *body = NULL, *ans = NULL;
+    char *path;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, takes_reason ? "r:h" : "h",
+                               takes_reason ? opts : opts_plain)) != -1) {
+        switch (c) {
+        case 'r': reason = optarg; break;
+        default: return tsr_cli_opt_other(cli, c);
+        }
+    }
+    if (argc - optind != 1)
+        return tsr_cli_usage(cli, "expected one transfer ID");
+    if (reason != NULL && (body = json_pack("{s:s}", "reason", reason)) == NULL)
+        return tsr_cli_fail(cli, "--reason must be UTF-8 text");
+    path = tsr_cli_api_path("/transfers", argv[optind], action);
+    if (path == NULL) {
+        json_decref(body);
+        return tsr_cli_fail(cli, "out of memory");
+    }
+    rc = tsr_cli_api_call(cli, "POST", path, body, &ans);
+    tsr_free(path);
+    json_decref(body);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (cli->json)
+        return tsr_cli_json_out(cli, ans);
+    printf("transfer %s: %s\n", tsr_cli_jstr(ans, "id"), tsr_cli_jstr(ans, "state"));
+    json_decref(ans);
+    return TSR_CLI_EXIT_OK;
+}
+
+static int transfer_suspend(int argc, char **argv, struct tsr_cli *cli)
+{
+    return transfer_change(argc, argv, cli, "suspend", true);
+}
+
+static int transfer_resume(int argc, char **argv, struct tsr_cli *cli)
+{
+    return transfer_change(argc, argv, cli, "resume", false);
+}
+
+static int transfer_terminate(int argc, char **argv, struct tsr_cli *cli)
+{
+    return transfer_change(argc, argv, cli, "terminate", true);
+}
+
+static const struct tsr_cmd_entry ls_entry = {
+    .name = "ls",
+    .alias = "list",
+    .usage = "[--state STATE] [--role provider|consumer]",
+    .help = "List the transfers, oldest first.\n"
+            "  -s, --state STATE   only those in this state (REQUESTED, STARTED, SUSPENDED,\n"
+            "                      COMPLETED, TERMINATED)\n"
+            "  -r, --role ROLE     only those where this connector is provider or consumer\n"
+            "With --json: {\"items\": [...]}.",
+    .exec = transfer_ls,
+};
+
+static const struct tsr_cmd_entry show_entry = {
+    .name = "show",
+    .alias = NULL,
+    .usage = "ID",
+    .help = "Show one transfer: its state, bytes moved, destination and digest.",
+    .exec = transfer_show,
+};
+
+static const struct tsr_cmd_entry suspend_entry = {
+    .name = "suspend",
+    .alias = NULL,
+    .usage = "ID [--reason TEXT]",
+    .help = "Suspend a started transfer; the peer is told.\n"
+            "  -r, --reason TEXT   why, sent to the peer",
+    .exec = transfer_suspend,
+};
+
+static const struct tsr_cmd_entry resume_entry = {
+    .name = "resume",
+    .alias = NULL,
+    .usage = "ID",
+    .help = "Resume a suspended transfer.",
+    .exec = transfer_resume,
+};
+
+static const struct tsr_cmd_entry terminate_entry = {
+    .name = "terminate",
+    .alias = NULL,
+    .usage = "ID [--reason TEXT]",
+    .help = "Terminate a transfer for good; the peer is told.\n"
+            "  -r, --reason TEXT   why, sent to the peer",
+    .exec = transfer_terminate,
+};
+
+static const struct tsr_cmd_entry *const subcommands[] = {
+    &ls_entry, &resume_entry, &show_entry, &suspend_entry, &terminate_entry,
+};
+
+static int transfer_exec(int argc, char **argv, struct tsr_cli *cli)
+{
+    /* Sub-commands by exact name only: anything else is an agreement id. */
+    if (argc >= 2) {
+        static const char *const words[] = {"ls", "list", "show", "suspend", "resume",
+                                            "terminate", "help"};
+
+        for (size_t i = 0; i < TSR_ARRAY_SIZE(words); i++) {
+            if (strcmp(argv[1], words[i]) == 0)
+                return tsr_cli_dispatch(cli, subcommands, TSR_ARRAY_SIZE(subcommands), argc - 1,
+                                        argv + 1);
+        }
+    }
+    return transfer_start(argc, argv, cli);
+}
+
+const struct tsr_cmd_entry tsr_cmd_transfer_entry = {
+    .name = "transfer",
+    .alias = NULL,
+    .usage = "AGREEMENT_ID [--out PATH] [--wait] [--timeout SECS] | "
+             "ls|show|suspend|resume|terminate ...",
+    .help = "Start a transfer under an agreement, or look after transfers.\n"
+            "  transfer AGREEMENT_ID [--out PATH] [--wait] [--timeout SECS]\n"
+            "      pull the agreed data; prints the transfer id\n"
+            "      -o, --out PATH        where the data goes (default: the connector's data\n"
+            "                            folder); made absolute, as the connector writes it\n"
+            "      -w, --wait            wait until it completes (a progress line on a\n"
+            "                            terminal); exit status 1 if it is terminated\n"
+            "      -t, --timeout SECS    how long --wait waits (default 3600)\n"
+            "  transfer ls [--state S] [--role R] | transfer show ID\n"
+            "  transfer suspend ID [--reason TEXT] | transfer resume ID |\n"
+            "  transfer terminate ID [--reason TEXT]",
+    .exec = transfer_exec,
+};
