@@ -66,8 +66,24 @@ struct replay_cache {
     unsigned char salt[REPLAY_SALT_LEN];
 };
 
+/*
+ * Keys parsed from callers' DID documents, by the JWK's text: turning a
+ * JWK into a checked key costs more than verifying the signature, and the
+ * same few callers send every token.  A rotated key has other text, so it
+ * can never be confused with the old one.
+ */
+#define KEY_CACHE_SIZE 256
+
+struct key_entry {
+    uint64_t hash;
+    char *jwk;            /* compact JSON with sorted keys; NULL: empty slot */
+    struct tsr_key *key;
+};
+
 struct tsr_identity {
     enum tsr_identity_mode mode;
+    struct key_entry keys[KEY_CACHE_SIZE];
+    size_t key_next;      /* the slot replaced next (round robin) */
     char *did;
     char *kid; /* did "#key-1" */
     const struct tsr_key *key;
@@ -508,6 +524,10 @@ void tsr_identity_free(struct tsr_identity *id)
         check_free(c);
     }
     replay_cleanup(&id->replay);
+    for (size_t i = 0; i < KEY_CACHE_SIZE; i++) {
+        tsr_free(id->keys[i].jwk);
+        tsr_key_free(id->keys[i].key);
+    }
     list_free(id->allow, id->nallow);
     list_free(id->deny, id->ndeny);
     tsr_free(id->kid);
@@ -759,6 +779,57 @@ out:
 }
 
 /* The second half: doc is the issuer's checked DID document. */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The key for jwk, parsed once; *out is borrowed from the cache. */
+static int cached_key(struct tsr_identity *id, const json_t *jwk, const struct tsr_key **out,
+                      struct tsr_diag *d)
+{
+    char *text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+    struct tsr_key *key = NULL;
+    int rc;
+
+    if (text == NULL)
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    uint64_t h = fnv1a(text);
+    for (size_t i = 0; i < KEY_CACHE_SIZE; i++) {
+        struct key_entry *e = &id->keys[i];
+        if (e->jwk != NULL && e->hash == h && strcmp(e->jwk, text) == 0) {
+            free(text);
+            *out = e->key;
+            return 0;
+        }
+    }
+    rc = tsr_key_from_jwk(jwk, &key, d);
+    if (rc != 0) {
+        free(text);
+        return rc;
+    }
+    struct key_entry *e = &id->keys[id->key_next];
+    id->key_next = (id->key_next + 1) % KEY_CACHE_SIZE;
+    tsr_free(e->jwk);
+    tsr_key_free(e->key);
+    e->jwk = tsr_strdup(text);
+    free(text);
+    if (e->jwk == NULL) {
+        tsr_key_free(key);
+        e->key = NULL;
+        return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    }
+    e->hash = h;
+    e->key = key;
+    *out = key;
+    return 0;
+}
+
 static int finish(struct tsr_identity_check *c, const json_t *doc, struct tsr_diag *d)
 {
     struct tsr_identity *id = c->id;
@@ -775,7 +846,7 @@ static int finish(struct tsr_identity_check *c, const json_t *doc, struct tsr_di
         .require_jti = true,
         .max_len = TSR_IDENTITY_MAX_TOKEN,
     };
-    struct tsr_key *key = NULL;
+    const struct tsr_key *key = NULL;
     json_t *claims = NULL;
     const json_t *jwk = NULL;
     const char *jti;
@@ -790,7 +861,7 @@ static int finish(struct tsr_identity_check *c, const json_t *doc, struct tsr_di
                                              c->kid, c->iss);
         goto out;
     }
-    rc = tsr_key_from_jwk(jwk, &key, d);
+    rc = cached_key(id, jwk, &key, d);
     if (rc != 0) {
         rc = auth_fail(d, rc, "unusable key in the caller's DID document");
         goto out;
@@ -829,7 +900,6 @@ static int finish(struct tsr_identity_check *c, const json_t *doc, struct tsr_di
         rc = tsr_diag_set(d, TSR_EINTERNAL, "replay check returned %d", rc);
 out:
     json_decref(claims);
-    tsr_key_free(key);
     return rc;
 }
 

@@ -65,6 +65,7 @@ struct daemon {
     struct tsr_identity *identity;
     struct tsr_dsp *dsp;
     struct event *sig_term, *sig_int, *sig_hup;
+    struct event *housekeeping;  /* periodic: purge expired token ids */
     int lock_fd;
     time_t started;
     int draining;           /* servers still draining */
@@ -207,6 +208,19 @@ static int jti_seen(void *arg, const char *iss, const char *jti, int64_t until_m
     return tsr_store_jti_add(arg, iss, jti, until_ms, NULL);
 }
 
+/* Token ids are kept until their token expires; drop the expired ones so
+ * the replay table stays as small as the traffic of a few minutes. */
+static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *dm = arg;
+    size_t removed = 0;
+
+    (void)fd;
+    (void)what;
+    if (tsr_store_jti_purge(dm->store, tsr_time_now_ms(), &removed, NULL) == 0 && removed > 0)
+        tsr_log_debug(TSR_LC_DB, "purged %zu expired token ids", removed);
+}
+
 /* The store, the outgoing client, DID resolution, identity and DSP. */
 static int start_engine(struct daemon *dm, struct tsr_diag *d)
 {
@@ -218,6 +232,11 @@ static int start_engine(struct daemon *dm, struct tsr_diag *d)
     if (rc != 0)
         return rc;
     tsr_store_jti_purge(dm->store, tsr_time_now_ms(), NULL, NULL);
+    dm->housekeeping = event_new(dm->base, -1, EV_PERSIST, on_housekeeping, dm);
+    if (dm->housekeeping != NULL) {
+        struct timeval tv = {60, 0};
+        event_add(dm->housekeeping, &tv);
+    }
     struct tsr_client_opts co = {
         .ca_file = dm->conf.ca_file != NULL && dm->conf.ca_file[0] != '\0' ? dm->conf.ca_file : NULL,
         .connect_timeout_ms = (long)dm->conf.connect_timeout,
@@ -494,6 +513,8 @@ out:
         event_free(dm.sig_int);
     if (dm.sig_hup)
         event_free(dm.sig_hup);
+    if (dm.housekeeping)
+        event_free(dm.housekeeping);
     tsr_http_server_free(dm.proto);
     tsr_http_server_free(dm.mgmt);
     tsr_dsp_free(dm.dsp);
