@@ -967,8 +967,8 @@ static int op_new(struct tsr_dsp *dsp, enum op_kind kind, const char *provider_u
     unsigned port = https ? 443 : 80;
     char *colon = strrchr(hostport, ':');
     if (colon != NULL && strchr(colon, ']') == NULL) {
-        long long v;
-        if (tsr_parse_ll(colon + 1, 1, 65535, &v) != 0)
+        uint64_t v;
+        if (tsr_parse_u64(colon + 1, 65535, &v) != 0 || v == 0)
             return tsr_diag_set(d, TSR_EINVAL, "bad port in %s", provider_url);
         port = (unsigned)v;
         *colon = '\0';

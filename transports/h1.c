@@ -222,7 +222,8 @@ static int parse_headers(struct tsr_http_conn *c, const char *p, size_t avail, s
     if (expect != NULL && !req->complete) {
         if (strcasecmp(expect, "100-continue") != 0)
             return reject(c, 417, "unsupported Expect");
-        if (req->proto == TSR_HTTP_PROTO_1_1 && c->in.len == *used) {
+        /* Only when no body bytes came with the head: the client waits. */
+        if (req->proto == TSR_HTTP_PROTO_1_1 && off == avail) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             tsr_buf_add(&c->out, cont, sizeof(cont) - 1);
             c->h1_continue_sent = true;

@@ -47,9 +47,14 @@ t_eq "$got" "$want" "chunked request body"
 got=$($C --http2-prior-knowledge -H 'Expect: 100-continue' --data-binary @"$T_DIR/body" "$U/echo" |
     sha256sum | cut -d' ' -f1)
 t_eq "$got" "$want" "h2c echo"
-got=$($C --http1.1 -H 'Expect: 100-continue' --data-binary @"$T_DIR/body" "$U/echo" |
-    sha256sum | cut -d' ' -f1)
+got=$($C --http1.1 -H 'Expect: 100-continue' --expect100-timeout 10 --data-binary @"$T_DIR/body" \
+    "$U/echo" | sha256sum | cut -d' ' -f1)
 t_eq "$got" "$want" "HTTP/1.1 Expect: 100-continue"
+# The server must send "100 Continue" itself: curl waits 10 s for it here,
+# and the whole upload may take 5.
+got=$($C --http1.1 --max-time 5 -H 'Expect: 100-continue' --expect100-timeout 10 \
+    --data-binary @"$T_DIR/body" -w '%{http_code}' -o /dev/null "$U/echo")
+t_eq "$got" "200" "100 Continue is sent before the body"
 for v in --http1.1 --http2; do
     n=$($C $v "$S/stream?n=5000000" | wc -c)
     t_eq "$n" "5000000" "streamed 5 MB of unknown length $v (deferred source resumed)"
