@@ -339,26 +339,6 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     tsr_http_server_drain(dm->mgmt, on_drained, dm);
 }
 
-/* Keys a reload cannot change: the sockets and identity are set up once. */
-static const char *restart_only_change(const struct tsr_conf *a, const struct tsr_conf *b)
-{
-#define SAME_STR(x) ((a->x == NULL && b->x == NULL) || (a->x && b->x && strcmp(a->x, b->x) == 0))
-    if (!SAME_STR(did))
-        return "participant.did";
-    if (!SAME_STR(participant_key))
-        return "participant.key";
-    if (!SAME_STR(listen) || a->port != b->port)
-        return "server.listen/port";
-    if (a->tls != b->tls)
-        return "server.tls";
-    if (!SAME_STR(mgmt_listen) || a->mgmt_port != b->mgmt_port)
-        return "management.listen/port";
-    if (!SAME_STR(state_dir))
-        return "state.dir";
-    return NULL;
-#undef SAME_STR
-}
-
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *dm = arg;
@@ -375,9 +355,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
                       tsr_diag_msg(&d));
         goto out;
     }
-    const char *fixed = restart_only_change(&dm->conf, &next);
+    /* Only keys marked reloadable may change: the rest were used to set up
+     * sockets, identity and the engine once. */
+    const struct tsr_cfg_key *fixed =
+        tsr_cfg_restart_change(tsr_conf_keys, tsr_conf_nkeys, &dm->conf, &next);
     if (fixed != NULL) {
-        tsr_log_error(TSR_LC_MAIN, "reload refused: %s changed, which needs a restart", fixed);
+        tsr_log_error(TSR_LC_MAIN, "reload refused: [%s] %s changed, which needs a restart",
+                      fixed->section, fixed->name);
         tsr_conf_free(&next);
         goto out;
     }

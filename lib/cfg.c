@@ -1085,3 +1085,54 @@ int tsr_cfg_print_keys(const struct tsr_cfg_key *table, size_t n, FILE *fp)
     }
     return ferror(fp) ? TSR_EIO : 0;
 }
+
+static bool str_equal(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+const struct tsr_cfg_key *tsr_cfg_restart_change(const struct tsr_cfg_key *table, size_t n,
+                                                 const void *a, const void *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct tsr_cfg_key *k = &table[i];
+        const char *pa = (const char *)a + k->offset;
+        const char *pb = (const char *)b + k->offset;
+        bool same = true;
+
+        if ((k->flags & TSR_CFG_RELOADABLE) != 0)
+            continue;
+        switch (k->type) {
+        case TSR_CFG_STRING:
+        case TSR_CFG_PATH:
+            same = str_equal(*(char *const *)pa, *(char *const *)pb);
+            break;
+        case TSR_CFG_INT:
+            same = *(const long long *)pa == *(const long long *)pb;
+            break;
+        case TSR_CFG_BOOL:
+            same = *(const bool *)pa == *(const bool *)pb;
+            break;
+        case TSR_CFG_SIZE:
+        case TSR_CFG_DURATION:
+            same = *(const uint64_t *)pa == *(const uint64_t *)pb;
+            break;
+        case TSR_CFG_ENUM:
+            same = *(const int *)pa == *(const int *)pb;
+            break;
+        case TSR_CFG_LIST: {
+            const struct tsr_cfg_list *la = (const struct tsr_cfg_list *)pa;
+            const struct tsr_cfg_list *lb = (const struct tsr_cfg_list *)pb;
+            same = la->n == lb->n;
+            for (size_t j = 0; same && j < la->n; j++)
+                same = str_equal(la->items[j], lb->items[j]);
+            break;
+        }
+        }
+        if (!same)
+            return k;
+    }
+    return NULL;
+}

@@ -147,4 +147,13 @@ int tsr_cfg_dump(const struct tsr_cfg_key *table, size_t n, const void *cfg, FIL
  */
 int tsr_cfg_print_keys(const struct tsr_cfg_key *table, size_t n, FILE *fp);
 
+/*
+ * The first key without TSR_CFG_RELOADABLE whose value differs between two
+ * loaded configurations a and b (borrowed, from the table), or NULL when
+ * only reloadable keys differ.  A reload uses it to refuse changes that
+ * need a restart instead of pretending to apply them.
+ */
+const struct tsr_cfg_key *tsr_cfg_restart_change(const struct tsr_cfg_key *table, size_t n,
+                                                 const void *a, const void *b);
+
 #endif /* TSR_LIB_CFG_H */

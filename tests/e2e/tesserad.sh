@@ -105,6 +105,12 @@ kill -HUP "$D"; sleep 0.5
 grep -q "configuration reloaded" "$T_DIR/alice.log"; t_check $? "SIGHUP with a valid file reloads"
 t_eq "$($C -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://127.0.0.1:$P/health")" "431" \
     "the new header limit applies"
+cp "$A/tessera.conf" "$T_DIR/good2.conf"
+printf '[identity]\ndeny = did:web:example.com\n' >>"$A/tessera.conf"
+kill -HUP "$D"; sleep 0.5
+grep -q "reload refused: \[identity\] deny changed, which needs a restart" "$T_DIR/alice.log"
+t_check $? "SIGHUP refuses a change it cannot apply without a restart, naming the key"
+cp "$T_DIR/good2.conf" "$A/tessera.conf"
 t_alive "$D"; t_check $? "tesserad still runs"
 
 # --- SIGTERM
