@@ -51,18 +51,32 @@
 
 struct tsr_mgmt;
 
-typedef void (*handler_fn)(struct tsr_mgmt *m, struct tsr_http_req *req);
+/* A collection of stored objects that the generic handlers list, show and delete. */
+struct resource {
+    enum tsr_store_kind kind;
+    const char *what; /* for the log */
+    bool procs;       /* negotiations and transfers: lists take ?role&state */
+    /* Put obj's members in o; full: the large ones too (a list leaves them out). */
+    void (*fields)(json_t *o, const void *obj, bool full, bool *ok);
+};
 
+typedef void (*handler_fn)(struct tsr_mgmt *m, struct tsr_http_req *req);
+typedef void (*res_handler_fn)(struct tsr_mgmt *m, struct tsr_http_req *req,
+                               const struct resource *res);
+
+/* A route runs fn, or rfn on res (one of the two). */
 struct route {
     const char *method;
     const char *pattern; /* below TSR_MGMT_BASE_PATH */
     handler_fn fn;
+    res_handler_fn rfn;
+    const struct resource *res;
 };
 
-/* A route registered on the server: the API and the handler to run after the key check. */
+/* A route registered on the server: the API and what to run after the key check. */
 struct binding {
     struct tsr_mgmt *m;
-    handler_fn fn;
+    const struct route *route; /* NULL: h_unknown */
 };
 
 enum pending_kind { PENDING_HASH, PENDING_CATALOG, PENDING_NEGOTIATE };
@@ -81,29 +95,19 @@ struct pending {
     struct tsr_store_asset asset; /* fields owned */
 };
 
+static const struct resource assets, policies, offers, negotiations, agreements, transfers;
+
+static void h_list(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res);
+static void h_get(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res);
+static void h_delete(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res);
 static void h_status(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_asset_list(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_asset_add(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_asset_get(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_asset_delete(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_policy_list(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_policy_add(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_policy_get(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_policy_delete(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_offer_list(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_offer_get(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_offer_delete(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_catalog_request(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_neg_list(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_neg_start(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_neg_get(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_neg_terminate(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_agreement_list(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_agreement_get(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_tp_list(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_start(struct tsr_mgmt *m, struct tsr_http_req *req);
-static void h_tp_get(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_suspend(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_resume(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_terminate(struct tsr_mgmt *m, struct tsr_http_req *req);
@@ -111,32 +115,32 @@ static void h_unknown(struct tsr_mgmt *m, struct tsr_http_req *req);
 
 /* Every route of the API; doc/openapi.yaml documents each line (checked by tests/e2e/mgmt.sh). */
 static const struct route routes[] = {
-    {"GET", "/status", h_status},
-    {"GET", "/assets", h_asset_list},
-    {"POST", "/assets", h_asset_add},
-    {"GET", "/assets/:id", h_asset_get},
-    {"DELETE", "/assets/:id", h_asset_delete},
-    {"GET", "/policies", h_policy_list},
-    {"POST", "/policies", h_policy_add},
-    {"GET", "/policies/:id", h_policy_get},
-    {"DELETE", "/policies/:id", h_policy_delete},
-    {"GET", "/offers", h_offer_list},
-    {"POST", "/offers", h_offer_add},
-    {"GET", "/offers/:id", h_offer_get},
-    {"DELETE", "/offers/:id", h_offer_delete},
-    {"POST", "/catalog/request", h_catalog_request},
-    {"GET", "/negotiations", h_neg_list},
-    {"POST", "/negotiations", h_neg_start},
-    {"GET", "/negotiations/:id", h_neg_get},
-    {"POST", "/negotiations/:id/terminate", h_neg_terminate},
-    {"GET", "/agreements", h_agreement_list},
-    {"GET", "/agreements/:id", h_agreement_get},
-    {"GET", "/transfers", h_tp_list},
-    {"POST", "/transfers", h_tp_start},
-    {"GET", "/transfers/:id", h_tp_get},
-    {"POST", "/transfers/:id/suspend", h_tp_suspend},
-    {"POST", "/transfers/:id/resume", h_tp_resume},
-    {"POST", "/transfers/:id/terminate", h_tp_terminate},
+    {"GET", "/status", h_status, NULL, NULL},
+    {"GET", "/assets", NULL, h_list, &assets},
+    {"POST", "/assets", h_asset_add, NULL, NULL},
+    {"GET", "/assets/:id", NULL, h_get, &assets},
+    {"DELETE", "/assets/:id", NULL, h_delete, &assets},
+    {"GET", "/policies", NULL, h_list, &policies},
+    {"POST", "/policies", h_policy_add, NULL, NULL},
+    {"GET", "/policies/:id", NULL, h_get, &policies},
+    {"DELETE", "/policies/:id", NULL, h_delete, &policies},
+    {"GET", "/offers", NULL, h_list, &offers},
+    {"POST", "/offers", h_offer_add, NULL, NULL},
+    {"GET", "/offers/:id", NULL, h_get, &offers},
+    {"DELETE", "/offers/:id", NULL, h_delete, &offers},
+    {"POST", "/catalog/request", h_catalog_request, NULL, NULL},
+    {"GET", "/negotiations", NULL, h_list, &negotiations},
+    {"POST", "/negotiations", h_neg_start, NULL, NULL},
+    {"GET", "/negotiations/:id", NULL, h_get, &negotiations},
+    {"POST", "/negotiations/:id/terminate", h_neg_terminate, NULL, NULL},
+    {"GET", "/agreements", NULL, h_list, &agreements},
+    {"GET", "/agreements/:id", NULL, h_get, &agreements},
+    {"GET", "/transfers", NULL, h_list, &transfers},
+    {"POST", "/transfers", h_tp_start, NULL, NULL},
+    {"GET", "/transfers/:id", NULL, h_get, &transfers},
+    {"POST", "/transfers/:id/suspend", h_tp_suspend, NULL, NULL},
+    {"POST", "/transfers/:id/resume", h_tp_resume, NULL, NULL},
+    {"POST", "/transfers/:id/terminate", h_tp_terminate, NULL, NULL},
 };
 
 /* Anything else under the base path gets a JSON 404 or 405 rather than the server's text. */
@@ -333,130 +337,129 @@ static bool have_dsp(struct tsr_mgmt *m, struct tsr_http_req *req)
 
 /* ------------------------------------------------------------ objects */
 
-static json_t *asset_json(const struct tsr_store_asset *a)
+static void asset_fields(json_t *o, const void *obj, bool full, bool *ok)
 {
-    json_t *o = json_object(), *kw = NULL;
-    bool ok = o != NULL;
+    const struct tsr_store_asset *a = obj;
+    json_t *kw = NULL;
     bool file = a->source_kind != NULL && strcmp(a->source_kind, "file") == 0;
 
+    (void)full;
     if (a->keywords != NULL)
         kw = jparsed(a->keywords);
     if (!json_is_array(kw)) {
         json_decref(kw);
         kw = json_array();
     }
-    if (o == NULL) {
-        json_decref(kw);
-        return NULL;
-    }
-    put(o, "id", jstr(a->id), &ok);
-    put(o, "title", jstr(a->title), &ok);
-    put(o, "description", jstr(a->description), &ok);
-    put(o, "keywords", kw, &ok);
-    put(o, "media_type", jstr(a->media_type), &ok);
-    put(o, "file", jstr(file ? a->source : NULL), &ok);
-    put(o, "url", jstr(file ? NULL : a->source), &ok);
-    put(o, "size", a->size >= 0 ? json_integer(a->size) : json_null(), &ok);
-    put(o, "sha256", jstr(a->sha256), &ok);
-    put(o, "created_at", jtime(a->created_ms), &ok);
-    return built(o, ok);
+    put(o, "id", jstr(a->id), ok);
+    put(o, "title", jstr(a->title), ok);
+    put(o, "description", jstr(a->description), ok);
+    put(o, "keywords", kw, ok);
+    put(o, "media_type", jstr(a->media_type), ok);
+    put(o, "file", jstr(file ? a->source : NULL), ok);
+    put(o, "url", jstr(file ? NULL : a->source), ok);
+    put(o, "size", a->size >= 0 ? json_integer(a->size) : json_null(), ok);
+    put(o, "sha256", jstr(a->sha256), ok);
+    put(o, "created_at", jtime(a->created_ms), ok);
 }
 
-static json_t *policy_json(const struct tsr_store_policy *p)
+static void policy_fields(json_t *o, const void *obj, bool full, bool *ok)
 {
-    json_t *o = json_object();
-    bool ok = o != NULL;
+    const struct tsr_store_policy *p = obj;
 
-    if (o == NULL)
-        return NULL;
-    put(o, "id", jstr(p->id), &ok);
-    put(o, "policy", jparsed(p->body), &ok);
-    put(o, "created_at", jtime(p->created_ms), &ok);
-    return built(o, ok);
+    (void)full;
+    put(o, "id", jstr(p->id), ok);
+    put(o, "policy", jparsed(p->body), ok);
+    put(o, "created_at", jtime(p->created_ms), ok);
 }
 
-static json_t *offer_json(const struct tsr_store_offer *of)
+static void offer_fields(json_t *o, const void *obj, bool full, bool *ok)
 {
-    json_t *o = json_object();
-    bool ok = o != NULL;
+    const struct tsr_store_offer *of = obj;
 
-    if (o == NULL)
-        return NULL;
-    put(o, "id", jstr(of->id), &ok);
-    put(o, "asset_id", jstr(of->asset_id), &ok);
-    put(o, "policy_id", jstr(of->policy_id), &ok);
-    put(o, "created_at", jtime(of->created_ms), &ok);
-    return built(o, ok);
+    (void)full;
+    put(o, "id", jstr(of->id), ok);
+    put(o, "asset_id", jstr(of->asset_id), ok);
+    put(o, "policy_id", jstr(of->policy_id), ok);
+    put(o, "created_at", jtime(of->created_ms), ok);
 }
 
 /* full: with the last offer (a list leaves it out: it may be large). */
-static json_t *neg_json(const struct tsr_store_neg *n, bool full)
+static void neg_fields(json_t *o, const void *obj, bool full, bool *ok)
 {
-    json_t *o = json_object();
-    bool ok = o != NULL;
+    const struct tsr_store_neg *n = obj;
 
-    if (o == NULL)
-        return NULL;
-    put(o, "id", jstr(n->id), &ok);
-    put(o, "role", jstr(n->role), &ok);
-    put(o, "state", jstr(n->state), &ok);
-    put(o, "consumer_pid", jstr(n->consumer_pid), &ok);
-    put(o, "provider_pid", jstr(n->provider_pid), &ok);
-    put(o, "counterparty_did", jstr(n->counterparty_did), &ok);
-    put(o, "counterparty_url", jstr(n->counterparty_url), &ok);
-    put(o, "offer_id", jstr(n->offer_id), &ok);
-    put(o, "asset_id", jstr(n->asset_id), &ok);
-    put(o, "agreement_id", jstr(n->agreement_id), &ok);
-    put(o, "error", jstr(n->error), &ok);
-    put(o, "created_at", jtime(n->created_ms), &ok);
-    put(o, "updated_at", jtime(n->updated_ms), &ok);
+    put(o, "id", jstr(n->id), ok);
+    put(o, "role", jstr(n->role), ok);
+    put(o, "state", jstr(n->state), ok);
+    put(o, "consumer_pid", jstr(n->consumer_pid), ok);
+    put(o, "provider_pid", jstr(n->provider_pid), ok);
+    put(o, "counterparty_did", jstr(n->counterparty_did), ok);
+    put(o, "counterparty_url", jstr(n->counterparty_url), ok);
+    put(o, "offer_id", jstr(n->offer_id), ok);
+    put(o, "asset_id", jstr(n->asset_id), ok);
+    put(o, "agreement_id", jstr(n->agreement_id), ok);
+    put(o, "error", jstr(n->error), ok);
+    put(o, "created_at", jtime(n->created_ms), ok);
+    put(o, "updated_at", jtime(n->updated_ms), ok);
     if (full)
-        put(o, "offer", jparsed(n->offer_json), &ok);
-    return built(o, ok);
+        put(o, "offer", jparsed(n->offer_json), ok);
 }
 
 /* full: with the ODRL agreement itself. */
-static json_t *agreement_json(const struct tsr_store_agreement *a, bool full)
+static void agreement_fields(json_t *o, const void *obj, bool full, bool *ok)
 {
-    json_t *o = json_object();
-    bool ok = o != NULL;
+    const struct tsr_store_agreement *a = obj;
 
-    if (o == NULL)
-        return NULL;
-    put(o, "id", jstr(a->id), &ok);
-    put(o, "negotiation_id", jstr(a->negotiation_id), &ok);
-    put(o, "asset_id", jstr(a->asset_id), &ok);
-    put(o, "provider_did", jstr(a->provider_did), &ok);
-    put(o, "consumer_did", jstr(a->consumer_did), &ok);
-    put(o, "signed_at", jtime(a->signed_ms), &ok);
+    put(o, "id", jstr(a->id), ok);
+    put(o, "negotiation_id", jstr(a->negotiation_id), ok);
+    put(o, "asset_id", jstr(a->asset_id), ok);
+    put(o, "provider_did", jstr(a->provider_did), ok);
+    put(o, "consumer_did", jstr(a->consumer_did), ok);
+    put(o, "signed_at", jtime(a->signed_ms), ok);
     if (full)
-        put(o, "policy", jparsed(a->policy_json), &ok);
-    return built(o, ok);
+        put(o, "policy", jparsed(a->policy_json), ok);
 }
 
 /* The data address is left out on purpose: it may carry an access token. */
-static json_t *tp_json(const struct tsr_store_tp *t)
+static void tp_fields(json_t *o, const void *obj, bool full, bool *ok)
+{
+    const struct tsr_store_tp *t = obj;
+
+    (void)full;
+    put(o, "id", jstr(t->id), ok);
+    put(o, "role", jstr(t->role), ok);
+    put(o, "state", jstr(t->state), ok);
+    put(o, "consumer_pid", jstr(t->consumer_pid), ok);
+    put(o, "provider_pid", jstr(t->provider_pid), ok);
+    put(o, "agreement_id", jstr(t->agreement_id), ok);
+    put(o, "counterparty_did", jstr(t->counterparty_did), ok);
+    put(o, "counterparty_url", jstr(t->counterparty_url), ok);
+    put(o, "transfer_type", jstr(t->transfer_type), ok);
+    put(o, "out", jstr(t->dest_path), ok);
+    put(o, "bytes", json_integer(t->bytes), ok);
+    put(o, "sha256", jstr(t->sha256), ok);
+    put(o, "error", jstr(t->error), ok);
+    put(o, "created_at", jtime(t->created_ms), ok);
+    put(o, "updated_at", jtime(t->updated_ms), ok);
+}
+
+static const struct resource assets = {TSR_STORE_KIND_ASSET, "asset", false, asset_fields};
+static const struct resource policies = {TSR_STORE_KIND_POLICY, "policy", false, policy_fields};
+static const struct resource offers = {TSR_STORE_KIND_OFFER, "offer", false, offer_fields};
+static const struct resource negotiations = {TSR_STORE_KIND_NEG, "negotiation", true,
+                                             neg_fields};
+static const struct resource agreements = {TSR_STORE_KIND_AGREEMENT, "agreement", false,
+                                           agreement_fields};
+static const struct resource transfers = {TSR_STORE_KIND_TP, "transfer", true, tp_fields};
+
+/* obj, of res's kind, as a JSON object (NULL: out of memory). */
+static json_t *obj_json(const struct resource *res, const void *obj, bool full)
 {
     json_t *o = json_object();
     bool ok = o != NULL;
 
-    if (o == NULL)
-        return NULL;
-    put(o, "id", jstr(t->id), &ok);
-    put(o, "role", jstr(t->role), &ok);
-    put(o, "state", jstr(t->state), &ok);
-    put(o, "consumer_pid", jstr(t->consumer_pid), &ok);
-    put(o, "provider_pid", jstr(t->provider_pid), &ok);
-    put(o, "agreement_id", jstr(t->agreement_id), &ok);
-    put(o, "counterparty_did", jstr(t->counterparty_did), &ok);
-    put(o, "counterparty_url", jstr(t->counterparty_url), &ok);
-    put(o, "transfer_type", jstr(t->transfer_type), &ok);
-    put(o, "out", jstr(t->dest_path), &ok);
-    put(o, "bytes", json_integer(t->bytes), &ok);
-    put(o, "sha256", jstr(t->sha256), &ok);
-    put(o, "error", jstr(t->error), &ok);
-    put(o, "created_at", jtime(t->created_ms), &ok);
-    put(o, "updated_at", jtime(t->updated_ms), &ok);
+    if (o != NULL)
+        res->fields(o, obj, full, &ok);
     return built(o, ok);
 }
 
@@ -764,8 +767,14 @@ static void serve(struct tsr_http_req *req, void *arg)
 {
     struct binding *b = arg;
 
-    if (authorised(b->m, req))
-        b->fn(b->m, req);
+    if (!authorised(b->m, req))
+        return;
+    if (b->route == NULL)
+        h_unknown(b->m, req);
+    else if (b->route->rfn != NULL)
+        b->route->rfn(b->m, req, b->route->res);
+    else
+        b->route->fn(b->m, req);
 }
 
 /* ------------------------------------------------------------ status */
@@ -790,36 +799,75 @@ static void h_status(struct tsr_mgmt *m, struct tsr_http_req *req)
     reply(req, 200, built(o, ok));
 }
 
-/* ------------------------------------------------------------ assets */
+/* ------------------------------------------------------------ any collection */
 
-static void h_asset_list(struct tsr_mgmt *m, struct tsr_http_req *req)
+static void h_list(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res)
 {
+    size_t size = tsr_store_obj_size(res->kind);
     struct tsr_store_filter f;
-    struct tsr_store_asset *v = NULL;
     struct tsr_diag d = {0};
     char *role = NULL, *state = NULL;
     json_t *items = NULL;
+    void *v = NULL;
     size_t n = 0;
     int rc;
 
-    rc = read_filter(req, false, &f, &role, &state, &d);
+    rc = read_filter(req, res->procs, &f, &role, &state, &d);
     if (rc == 0)
-        rc = tsr_store_asset_list(m->store, &f, &v, &n, &d);
+        rc = tsr_store_obj_list(m->store, res->kind, &f, &v, &n, &d);
     if (rc != 0) {
         reply_diag(req, rc, &d);
         goto out;
     }
     items = json_array();
     for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, asset_json(&v[i])) != 0) {
+        if (json_array_append_new(items, obj_json(res, (char *)v + i * size, false)) != 0) {
             json_decref(items);
             items = NULL;
         }
     }
     reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
 out:
-    tsr_store_asset_array_free(v, n);
+    tsr_store_obj_array_free(res->kind, v, n);
+    tsr_free(role);
+    tsr_free(state);
 }
+
+/* Answer with object id of res as stored, with status. */
+static void reply_obj(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res,
+                      int status, const char *id)
+{
+    struct tsr_diag d = {0};
+    void *obj = NULL;
+    int rc = tsr_store_obj_get(m->store, res->kind, id, &obj, &d);
+
+    if (rc != 0)
+        reply_diag(req, rc, &d);
+    else
+        reply(req, status, obj_json(res, obj, true));
+    tsr_store_obj_free(res->kind, obj);
+}
+
+static void h_get(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res)
+{
+    reply_obj(m, req, res, 200, tsr_http_req_param(req, "id"));
+}
+
+static void h_delete(struct tsr_mgmt *m, struct tsr_http_req *req, const struct resource *res)
+{
+    struct tsr_diag d = {0};
+    const char *id = tsr_http_req_param(req, "id");
+    int rc = tsr_store_obj_delete(m->store, res->kind, id, &d);
+
+    if (rc != 0) {
+        reply_diag(req, rc, &d);
+        return;
+    }
+    tsr_log_info(TSR_LC_MAIN, "%s %s removed", res->what, id);
+    reply_no_content(req);
+}
+
+/* ------------------------------------------------------------ assets */
 
 /* The asset as stored, 201; the store's copy is the one that says what was recorded. */
 static void reply_asset_created(struct tsr_mgmt *m, struct tsr_http_req *req, const char *id)
@@ -833,7 +881,7 @@ static void reply_asset_created(struct tsr_mgmt *m, struct tsr_http_req *req, co
         return;
     }
     tsr_log_info(TSR_LC_MAIN, "asset %s added (%s)", a->id, a->source);
-    reply(req, 201, asset_json(a));
+    reply(req, 201, obj_json(&assets, a, true));
     tsr_store_asset_free(a);
 }
 
@@ -1082,63 +1130,7 @@ out:
     json_decref(body);
 }
 
-static void h_asset_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_asset *a = NULL;
-    struct tsr_diag d = {0};
-    int rc = tsr_store_asset_get(m->store, tsr_http_req_param(req, "id"), &a, &d);
-
-    if (rc != 0)
-        reply_diag(req, rc, &d);
-    else
-        reply(req, 200, asset_json(a));
-    tsr_store_asset_free(a);
-}
-
-static void h_asset_delete(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_diag d = {0};
-    const char *id = tsr_http_req_param(req, "id");
-    int rc = tsr_store_asset_delete(m->store, id, &d);
-
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        return;
-    }
-    tsr_log_info(TSR_LC_MAIN, "asset %s removed", id);
-    reply_no_content(req);
-}
-
 /* ------------------------------------------------------------ policies */
-
-static void h_policy_list(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_filter f;
-    struct tsr_store_policy *v = NULL;
-    struct tsr_diag d = {0};
-    char *role = NULL, *state = NULL;
-    json_t *items = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = read_filter(req, false, &f, &role, &state, &d);
-    if (rc == 0)
-        rc = tsr_store_policy_list(m->store, &f, &v, &n, &d);
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        goto out;
-    }
-    items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, policy_json(&v[i])) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
-out:
-    tsr_store_policy_array_free(v, n);
-}
 
 static void h_policy_add(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
@@ -1175,7 +1167,7 @@ static void h_policy_add(struct tsr_mgmt *m, struct tsr_http_req *req)
     if (rc != 0)
         goto fail;
     tsr_log_info(TSR_LC_MAIN, "policy %s added", id);
-    reply(req, 201, policy_json(got));
+    reply(req, 201, obj_json(&policies, got, true));
     goto out;
 fail:
     reply_diag(req, rc, &d);
@@ -1185,63 +1177,7 @@ out:
     json_decref(body);
 }
 
-static void h_policy_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_policy *p = NULL;
-    struct tsr_diag d = {0};
-    int rc = tsr_store_policy_get(m->store, tsr_http_req_param(req, "id"), &p, &d);
-
-    if (rc != 0)
-        reply_diag(req, rc, &d);
-    else
-        reply(req, 200, policy_json(p));
-    tsr_store_policy_free(p);
-}
-
-static void h_policy_delete(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_diag d = {0};
-    const char *id = tsr_http_req_param(req, "id");
-    int rc = tsr_store_policy_delete(m->store, id, &d);
-
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        return;
-    }
-    tsr_log_info(TSR_LC_MAIN, "policy %s removed", id);
-    reply_no_content(req);
-}
-
 /* ------------------------------------------------------------ offers */
-
-static void h_offer_list(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_filter f;
-    struct tsr_store_offer *v = NULL;
-    struct tsr_diag d = {0};
-    char *role = NULL, *state = NULL;
-    json_t *items = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = read_filter(req, false, &f, &role, &state, &d);
-    if (rc == 0)
-        rc = tsr_store_offer_list(m->store, &f, &v, &n, &d);
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        goto out;
-    }
-    items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, offer_json(&v[i])) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
-out:
-    tsr_store_offer_array_free(v, n);
-}
 
 static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
@@ -1278,40 +1214,13 @@ static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req)
     if (rc != 0)
         goto fail;
     tsr_log_info(TSR_LC_MAIN, "offer %s added: asset %s, policy %s", id, asset, policy);
-    reply(req, 201, offer_json(got));
+    reply(req, 201, obj_json(&offers, got, true));
     goto out;
 fail:
     reply_diag(req, rc, &d);
 out:
     tsr_store_offer_free(got);
     json_decref(body);
-}
-
-static void h_offer_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_offer *o = NULL;
-    struct tsr_diag d = {0};
-    int rc = tsr_store_offer_get(m->store, tsr_http_req_param(req, "id"), &o, &d);
-
-    if (rc != 0)
-        reply_diag(req, rc, &d);
-    else
-        reply(req, 200, offer_json(o));
-    tsr_store_offer_free(o);
-}
-
-static void h_offer_delete(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_diag d = {0};
-    const char *id = tsr_http_req_param(req, "id");
-    int rc = tsr_store_offer_delete(m->store, id, &d);
-
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        return;
-    }
-    tsr_log_info(TSR_LC_MAIN, "offer %s removed", id);
-    reply_no_content(req);
 }
 
 /* ------------------------------------------------------------ catalog request */
@@ -1369,37 +1278,6 @@ out:
 
 /* ------------------------------------------------------------ negotiations */
 
-static void h_neg_list(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_filter f;
-    struct tsr_store_neg *v = NULL;
-    struct tsr_diag d = {0};
-    char *role = NULL, *state = NULL;
-    json_t *items = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = read_filter(req, true, &f, &role, &state, &d);
-    if (rc == 0)
-        rc = tsr_store_neg_list(m->store, &f, &v, &n, &d);
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        goto out;
-    }
-    items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, neg_json(&v[i], false)) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
-out:
-    tsr_store_neg_array_free(v, n);
-    tsr_free(role);
-    tsr_free(state);
-}
-
 /* Answer with negotiation id as stored (status), or fallback (borrowed) if it cannot be read. */
 static void reply_neg(struct tsr_mgmt *m, struct tsr_http_req *req, int status, const char *id,
                       json_t *fallback)
@@ -1409,7 +1287,7 @@ static void reply_neg(struct tsr_mgmt *m, struct tsr_http_req *req, int status, 
     int rc = id != NULL ? tsr_store_neg_get(m->store, id, &n, &d) : TSR_ENOTFOUND;
 
     if (rc == 0)
-        reply(req, status, neg_json(n, true));
+        reply(req, status, obj_json(&negotiations, n, true));
     else if (fallback != NULL)
         reply(req, status, json_incref(fallback));
     else
@@ -1473,11 +1351,6 @@ out:
     json_decref(body);
 }
 
-static void h_neg_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    reply_neg(m, req, 200, tsr_http_req_param(req, "id"), NULL);
-}
-
 /* An optional {"reason": "..."} body; *reason borrowed from *body (NULL: none given). */
 static int read_reason(struct tsr_http_req *req, json_t **body, const char **reason,
                        struct tsr_diag *d)
@@ -1519,93 +1392,7 @@ out:
 
 /* ------------------------------------------------------------ agreements */
 
-static void h_agreement_list(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_filter f;
-    struct tsr_store_agreement *v = NULL;
-    struct tsr_diag d = {0};
-    char *role = NULL, *state = NULL;
-    json_t *items = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = read_filter(req, false, &f, &role, &state, &d);
-    if (rc == 0)
-        rc = tsr_store_agreement_list(m->store, &f, &v, &n, &d);
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        goto out;
-    }
-    items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, agreement_json(&v[i], false)) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
-out:
-    tsr_store_agreement_array_free(v, n);
-}
-
-static void h_agreement_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_agreement *a = NULL;
-    struct tsr_diag d = {0};
-    int rc = tsr_store_agreement_get(m->store, tsr_http_req_param(req, "id"), &a, &d);
-
-    if (rc != 0)
-        reply_diag(req, rc, &d);
-    else
-        reply(req, 200, agreement_json(a, true));
-    tsr_store_agreement_free(a);
-}
-
 /* ------------------------------------------------------------ transfers */
-
-static void h_tp_list(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    struct tsr_store_filter f;
-    struct tsr_store_tp *v = NULL;
-    struct tsr_diag d = {0};
-    char *role = NULL, *state = NULL;
-    json_t *items = NULL;
-    size_t n = 0;
-    int rc;
-
-    rc = read_filter(req, true, &f, &role, &state, &d);
-    if (rc == 0)
-        rc = tsr_store_tp_list(m->store, &f, &v, &n, &d);
-    if (rc != 0) {
-        reply_diag(req, rc, &d);
-        goto out;
-    }
-    items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        if (json_array_append_new(items, tp_json(&v[i])) != 0) {
-            json_decref(items);
-            items = NULL;
-        }
-    }
-    reply(req, 200, items != NULL ? list_json(items, &f) : NULL);
-out:
-    tsr_store_tp_array_free(v, n);
-    tsr_free(role);
-    tsr_free(state);
-}
-
-static void reply_tp(struct tsr_mgmt *m, struct tsr_http_req *req, int status, const char *id)
-{
-    struct tsr_store_tp *t = NULL;
-    struct tsr_diag d = {0};
-    int rc = tsr_store_tp_get(m->store, id, &t, &d);
-
-    if (rc != 0)
-        reply_diag(req, rc, &d);
-    else
-        reply(req, status, tp_json(t));
-    tsr_store_tp_free(t);
-}
 
 static void h_tp_start(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
@@ -1638,15 +1425,10 @@ static void h_tp_start(struct tsr_mgmt *m, struct tsr_http_req *req)
         goto out;
     }
     tsr_log_info(TSR_LC_MAIN, "transfer %s started under agreement %s", id, agreement);
-    reply_tp(m, req, 201, id);
+    reply_obj(m, req, &transfers, 201, id);
 out:
     tsr_free(id);
     json_decref(body);
-}
-
-static void h_tp_get(struct tsr_mgmt *m, struct tsr_http_req *req)
-{
-    reply_tp(m, req, 200, tsr_http_req_param(req, "id"));
 }
 
 enum tp_op { TP_SUSPEND, TP_RESUME, TP_TERMINATE };
@@ -1678,7 +1460,7 @@ static void tp_change(struct tsr_mgmt *m, struct tsr_http_req *req, enum tp_op o
         reply_diag(req, rc, &d);
         goto out;
     }
-    reply_tp(m, req, 200, id);
+    reply_obj(m, req, &transfers, 200, id);
 out:
     json_decref(body);
 }
@@ -1829,7 +1611,7 @@ int tsr_mgmt_new(struct event_base *base, struct tsr_http_server *srv, struct ts
     }
     for (size_t i = 0; i < TSR_ARRAY_SIZE(routes); i++, nb++) {
         snprintf(pattern, sizeof(pattern), "%s%s", TSR_MGMT_BASE_PATH, routes[i].pattern);
-        m->bind[nb] = (struct binding){m, routes[i].fn};
+        m->bind[nb] = (struct binding){m, &routes[i]};
         rc = tsr_http_server_route(srv, routes[i].method, pattern, serve, &m->bind[nb]);
         if (rc != 0) {
             tsr_diag_set(d, rc, "management API: cannot add route %s %s", routes[i].method,
@@ -1839,7 +1621,7 @@ int tsr_mgmt_new(struct event_base *base, struct tsr_http_server *srv, struct ts
     }
     /* Last, so that they only catch what no route above took. */
     for (size_t i = 0; i < TSR_ARRAY_SIZE(catchall_methods); i++, nb++) {
-        m->bind[nb] = (struct binding){m, h_unknown};
+        m->bind[nb] = (struct binding){m, NULL};
         rc = tsr_http_server_route(srv, catchall_methods[i], TSR_MGMT_BASE_PATH "/*", serve,
                                    &m->bind[nb]);
         if (rc != 0) {

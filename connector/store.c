@@ -115,6 +115,7 @@ struct col {
     size_t off;    /* offset of the field in its struct */
     size_t max;    /* COL_TEXT: longest value in bytes */
     bool required; /* COL_TEXT: NULL or "" refused */
+    bool secret;   /* COL_TEXT: may hold a bearer token, wiped when freed */
     const char *name;
 };
 
@@ -125,9 +126,10 @@ struct ent {
     size_t size; /* of the struct */
 };
 
-#define T(s, f, mx, req) {COL_TEXT, offsetof(s, f), mx, req, #f}
-#define I64(s, f) {COL_I64, offsetof(s, f), 0, false, #f}
-#define INT(s, f) {COL_INT, offsetof(s, f), 0, false, #f}
+#define T(s, f, mx, req) {COL_TEXT, offsetof(s, f), mx, req, false, #f}
+#define SECRET(s, f, mx) {COL_TEXT, offsetof(s, f), mx, false, true, #f}
+#define I64(s, f) {COL_I64, offsetof(s, f), 0, false, false, #f}
+#define INT(s, f) {COL_INT, offsetof(s, f), 0, false, false, #f}
 
 #define IDM TSR_STORE_ID_MAX
 #define TXM TSR_STORE_TEXT_MAX
@@ -207,7 +209,7 @@ static const struct col tp_cols[] = {
     T(struct tsr_store_tp, counterparty_did, TXM, false),
     T(struct tsr_store_tp, counterparty_url, TXM, false),
     T(struct tsr_store_tp, transfer_type, TXM, false),
-    T(struct tsr_store_tp, data_address_json, JSM, false),
+    SECRET(struct tsr_store_tp, data_address_json, JSM),
     T(struct tsr_store_tp, dest_path, TXM, false),
     I64(struct tsr_store_tp, bytes),
     T(struct tsr_store_tp, sha256, TXM, false),
@@ -285,8 +287,12 @@ static void ent_cleanup(const struct ent *e, void *obj)
     if (obj == NULL)
         return;
     for (size_t i = 0; i < e->ncols; i++) {
-        if (e->cols[i].type == COL_TEXT)
-            tsr_free(*text_at(obj, &e->cols[i]));
+        const struct col *c = &e->cols[i];
+
+        if (c->type == COL_TEXT && c->secret)
+            tsr_free_secret(*text_at(obj, c));
+        else if (c->type == COL_TEXT)
+            tsr_free(*text_at(obj, c));
     }
     memset(obj, 0, e->size);
 }
@@ -581,6 +587,19 @@ static int run_write(struct tsr_store *st, sqlite3_stmt *stmt, const char *what,
     return 0;
 }
 
+/* Run sql, an INSERT of e's columns as ?1..?n, with obj's fields; explain a failure. */
+static int ent_insert(struct tsr_store *st, const struct ent *e, const char *sql, const void *obj,
+                      const char *id, struct tsr_diag *d)
+{
+    sqlite3_stmt *stmt;
+    int rc = tsr_db_prepare(st->db, sql, &stmt, d);
+
+    if (rc != 0)
+        return rc;
+    ent_bind(e, stmt, obj);
+    return run_write(st, stmt, e->what, id, d);
+}
+
 /*
  * How many bytes of s to keep so that it fits max: all of it, or a prefix
  * cut before a UTF-8 continuation byte.  Failure text from peers can be
@@ -798,7 +817,6 @@ int tsr_store_asset_put(struct tsr_store *st, const struct tsr_store_asset *a,
                         struct tsr_diag *d)
 {
     struct tsr_store_asset c = *a;
-    sqlite3_stmt *stmt;
     int rc;
 
     if ((rc = check_id("asset", a->id, d)) != 0 || (rc = ent_check(&asset_ent, a, d)) != 0)
@@ -811,60 +829,36 @@ int tsr_store_asset_put(struct tsr_store *st, const struct tsr_store_asset *a,
         (rc = check_json("asset", "keywords", a->keywords, JSON_ARRAY, d)) != 0)
         return rc;
     c.created_ms = now_or(a->created_ms);
-    rc = tsr_db_prepare(st->db, "INSERT INTO conn_asset(" ASSET_COLS ") VALUES(" ASSET_VALS ")",
-                        &stmt, d);
-    if (rc != 0)
-        return rc;
-    ent_bind(&asset_ent, stmt, &c);
-    return run_write(st, stmt, "asset", a->id, d);
+    return ent_insert(st, &asset_ent,
+                      "INSERT INTO conn_asset(" ASSET_COLS ") VALUES(" ASSET_VALS ")", &c,
+                      a->id, d);
 }
 
 int tsr_store_asset_get(struct tsr_store *st, const char *id, struct tsr_store_asset **out,
                         struct tsr_diag *d)
 {
-    return get_by_id(st, &asset_ent, "SELECT " ASSET_COLS " FROM conn_asset WHERE id = ?1", id,
-                     (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_ASSET, id, (void **)out, d);
 }
 
 int tsr_store_asset_list(struct tsr_store *st, const struct tsr_store_filter *f,
                          struct tsr_store_asset **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &asset_ent,
-                     "SELECT " ASSET_COLS " FROM conn_asset ORDER BY rowid "
-                     "LIMIT ?1 OFFSET ?2",
-                     f, false, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_ASSET, f, (void **)out, n, d);
 }
 
 int tsr_store_asset_delete(struct tsr_store *st, const char *id, struct tsr_diag *d)
 {
-    char *user = NULL;
-    int rc;
-
-    if (id == NULL)
-        return tsr_diag_set(d, TSR_EINVAL, "asset: no id");
-    rc = select_text(st, "SELECT id FROM conn_offer WHERE asset_id = ?1 ORDER BY id LIMIT 1", id,
-                     &user, d);
-    if (rc != 0)
-        return rc;
-    if (user != NULL) {
-        rc = tsr_diag_set(d, TSR_ECONFLICT,
-                          "asset \"%s\" is used by offer \"%s\"; delete the offer first", id,
-                          user);
-        tsr_free(user);
-        return rc;
-    }
-    return delete_by_id(st, "asset", "DELETE FROM conn_asset WHERE id = ?1", id, d);
+    return tsr_store_obj_delete(st, TSR_STORE_KIND_ASSET, id, d);
 }
 
 void tsr_store_asset_free(struct tsr_store_asset *a)
 {
-    ent_cleanup(&asset_ent, a);
-    tsr_free(a);
+    tsr_store_obj_free(TSR_STORE_KIND_ASSET, a);
 }
 
 void tsr_store_asset_array_free(struct tsr_store_asset *v, size_t n)
 {
-    ent_array_free(&asset_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_ASSET, v, n);
 }
 
 /* ---------------------------------------------------------------- policies */
@@ -873,67 +867,42 @@ int tsr_store_policy_put(struct tsr_store *st, const struct tsr_store_policy *p,
                          struct tsr_diag *d)
 {
     struct tsr_store_policy c = *p;
-    sqlite3_stmt *stmt;
     int rc;
 
     if ((rc = check_id("policy", p->id, d)) != 0 || (rc = ent_check(&policy_ent, p, d)) != 0 ||
         (rc = check_json("policy", "body", p->body, JSON_OBJECT, d)) != 0)
         return rc;
     c.created_ms = now_or(p->created_ms);
-    rc = tsr_db_prepare(st->db, "INSERT INTO conn_policy(" POLICY_COLS ") VALUES(?1, ?2, ?3)",
-                        &stmt, d);
-    if (rc != 0)
-        return rc;
-    ent_bind(&policy_ent, stmt, &c);
-    return run_write(st, stmt, "policy", p->id, d);
+    return ent_insert(st, &policy_ent,
+                      "INSERT INTO conn_policy(" POLICY_COLS ") VALUES(?1, ?2, ?3)", &c, p->id,
+                      d);
 }
 
 int tsr_store_policy_get(struct tsr_store *st, const char *id, struct tsr_store_policy **out,
                          struct tsr_diag *d)
 {
-    return get_by_id(st, &policy_ent, "SELECT " POLICY_COLS " FROM conn_policy WHERE id = ?1",
-                     id, (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_POLICY, id, (void **)out, d);
 }
 
 int tsr_store_policy_list(struct tsr_store *st, const struct tsr_store_filter *f,
                           struct tsr_store_policy **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &policy_ent,
-                     "SELECT " POLICY_COLS " FROM conn_policy ORDER BY rowid "
-                     "LIMIT ?1 OFFSET ?2",
-                     f, false, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_POLICY, f, (void **)out, n, d);
 }
 
 int tsr_store_policy_delete(struct tsr_store *st, const char *id, struct tsr_diag *d)
 {
-    char *user = NULL;
-    int rc;
-
-    if (id == NULL)
-        return tsr_diag_set(d, TSR_EINVAL, "policy: no id");
-    rc = select_text(st, "SELECT id FROM conn_offer WHERE policy_id = ?1 ORDER BY id LIMIT 1",
-                     id, &user, d);
-    if (rc != 0)
-        return rc;
-    if (user != NULL) {
-        rc = tsr_diag_set(d, TSR_ECONFLICT,
-                          "policy \"%s\" is used by offer \"%s\"; delete the offer first", id,
-                          user);
-        tsr_free(user);
-        return rc;
-    }
-    return delete_by_id(st, "policy", "DELETE FROM conn_policy WHERE id = ?1", id, d);
+    return tsr_store_obj_delete(st, TSR_STORE_KIND_POLICY, id, d);
 }
 
 void tsr_store_policy_free(struct tsr_store_policy *p)
 {
-    ent_cleanup(&policy_ent, p);
-    tsr_free(p);
+    tsr_store_obj_free(TSR_STORE_KIND_POLICY, p);
 }
 
 void tsr_store_policy_array_free(struct tsr_store_policy *v, size_t n)
 {
-    ent_array_free(&policy_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_POLICY, v, n);
 }
 
 /* ---------------------------------------------------------------- offers */
@@ -942,7 +911,6 @@ int tsr_store_offer_put(struct tsr_store *st, const struct tsr_store_offer *o,
                         struct tsr_diag *d)
 {
     struct tsr_store_offer c = *o;
-    sqlite3_stmt *stmt;
     bool found = false;
     int rc;
 
@@ -961,30 +929,22 @@ int tsr_store_offer_put(struct tsr_store *st, const struct tsr_store_offer *o,
         rc = tsr_diag_set(d, TSR_ENOTFOUND, "offer \"%s\": no policy \"%s\"", o->id,
                           o->policy_id);
     if (rc == 0)
-        rc = tsr_db_prepare(st->db,
-                            "INSERT INTO conn_offer(" OFFER_COLS ") VALUES(?1, ?2, ?3, ?4)",
-                            &stmt, d);
-    if (rc == 0) {
-        ent_bind(&offer_ent, stmt, &c);
-        rc = run_write(st, stmt, "offer", o->id, d);
-    }
+        rc = ent_insert(st, &offer_ent,
+                        "INSERT INTO conn_offer(" OFFER_COLS ") VALUES(?1, ?2, ?3, ?4)", &c,
+                        o->id, d);
     return finish(st, rc, d);
 }
 
 int tsr_store_offer_get(struct tsr_store *st, const char *id, struct tsr_store_offer **out,
                         struct tsr_diag *d)
 {
-    return get_by_id(st, &offer_ent, "SELECT " OFFER_COLS " FROM conn_offer WHERE id = ?1", id,
-                     (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_OFFER, id, (void **)out, d);
 }
 
 int tsr_store_offer_list(struct tsr_store *st, const struct tsr_store_filter *f,
                          struct tsr_store_offer **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &offer_ent,
-                     "SELECT " OFFER_COLS " FROM conn_offer ORDER BY rowid "
-                     "LIMIT ?1 OFFSET ?2",
-                     f, false, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_OFFER, f, (void **)out, n, d);
 }
 
 int tsr_store_offer_list_by_asset(struct tsr_store *st, const char *asset_id,
@@ -1010,20 +970,17 @@ int tsr_store_offer_list_by_asset(struct tsr_store *st, const char *asset_id,
 
 int tsr_store_offer_delete(struct tsr_store *st, const char *id, struct tsr_diag *d)
 {
-    if (id == NULL)
-        return tsr_diag_set(d, TSR_EINVAL, "offer: no id");
-    return delete_by_id(st, "offer", "DELETE FROM conn_offer WHERE id = ?1", id, d);
+    return tsr_store_obj_delete(st, TSR_STORE_KIND_OFFER, id, d);
 }
 
 void tsr_store_offer_free(struct tsr_store_offer *o)
 {
-    ent_cleanup(&offer_ent, o);
-    tsr_free(o);
+    tsr_store_obj_free(TSR_STORE_KIND_OFFER, o);
 }
 
 void tsr_store_offer_array_free(struct tsr_store_offer *v, size_t n)
 {
-    ent_array_free(&offer_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_OFFER, v, n);
 }
 
 /* ---------------------------------------------------------------- outbox */
@@ -1305,7 +1262,6 @@ int tsr_store_neg_create(struct tsr_store *st, const struct tsr_store_neg *n,
                          const struct tsr_store_outbox_msg *enqueue, struct tsr_diag *d)
 {
     struct tsr_store_neg c = *n;
-    sqlite3_stmt *stmt;
     int rc;
 
     if ((rc = ent_check(&neg_ent, n, d)) != 0 ||
@@ -1321,12 +1277,9 @@ int tsr_store_neg_create(struct tsr_store *st, const struct tsr_store_neg *n,
     rc = begin(st, d);
     if (rc != 0)
         return rc;
-    rc = tsr_db_prepare(st->db, "INSERT INTO conn_negotiation(" NEG_COLS ") VALUES(" NEG_VALS ")",
-                        &stmt, d);
-    if (rc == 0) {
-        ent_bind(&neg_ent, stmt, &c);
-        rc = run_write(st, stmt, "negotiation", n->id, d);
-    }
+    rc = ent_insert(st, &neg_ent,
+                    "INSERT INTO conn_negotiation(" NEG_COLS ") VALUES(" NEG_VALS ")", &c,
+                    n->id, d);
     if (rc == 0 && enqueue != NULL)
         rc = outbox_insert(st, enqueue, TSR_STORE_ENTITY_NEG, n->id, c.created_ms, NULL, d);
     return finish(st, rc, d);
@@ -1335,8 +1288,7 @@ int tsr_store_neg_create(struct tsr_store *st, const struct tsr_store_neg *n,
 int tsr_store_neg_get(struct tsr_store *st, const char *id, struct tsr_store_neg **out,
                       struct tsr_diag *d)
 {
-    return get_by_id(st, &neg_ent, "SELECT " NEG_COLS " FROM conn_negotiation WHERE id = ?1", id,
-                     (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_NEG, id, (void **)out, d);
 }
 
 /* Find by (role, pid) with sql taking ?1 role and ?2 pid. */
@@ -1380,45 +1332,22 @@ int tsr_store_neg_find_provider_pid(struct tsr_store *st, const char *role,
 int tsr_store_neg_list(struct tsr_store *st, const struct tsr_store_filter *f,
                        struct tsr_store_neg **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &neg_ent,
-                     "SELECT " NEG_COLS " FROM conn_negotiation "
-                     "WHERE (?3 IS NULL OR role = ?3) AND (?4 IS NULL OR state = ?4) "
-                     "ORDER BY rowid LIMIT ?1 OFFSET ?2",
-                     f, true, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_NEG, f, (void **)out, n, d);
 }
 
 int tsr_store_neg_delete(struct tsr_store *st, const char *id, struct tsr_diag *d)
 {
-    char *ag = NULL;
-    int rc;
-
-    if (id == NULL)
-        return tsr_diag_set(d, TSR_EINVAL, "negotiation: no id");
-    rc = begin(st, d);
-    if (rc != 0)
-        return rc;
-    rc = select_text(st,
-                     "SELECT id FROM conn_agreement WHERE negotiation_id = ?1 ORDER BY id LIMIT 1",
-                     id, &ag, d);
-    if (rc == 0 && ag != NULL)
-        rc = tsr_diag_set(d, TSR_ECONFLICT, "negotiation \"%s\" has agreement \"%s\"", id, ag);
-    if (rc == 0)
-        rc = outbox_delete_entity(st, TSR_STORE_ENTITY_NEG, id, d);
-    if (rc == 0)
-        rc = delete_by_id(st, "negotiation", "DELETE FROM conn_negotiation WHERE id = ?1", id, d);
-    tsr_free(ag);
-    return finish(st, rc, d);
+    return tsr_store_obj_delete(st, TSR_STORE_KIND_NEG, id, d);
 }
 
 void tsr_store_neg_free(struct tsr_store_neg *n)
 {
-    ent_cleanup(&neg_ent, n);
-    tsr_free(n);
+    tsr_store_obj_free(TSR_STORE_KIND_NEG, n);
 }
 
 void tsr_store_neg_array_free(struct tsr_store_neg *v, size_t n)
 {
-    ent_array_free(&neg_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_NEG, v, n);
 }
 
 static int check_neg_update(const struct tsr_store_neg_update *u, struct tsr_diag *d)
@@ -1527,7 +1456,6 @@ int tsr_store_neg_agree(struct tsr_store *st, const char *neg_id, const char *ex
     struct tsr_store_agreement c = *a;
     struct tsr_store_neg_update u = {0};
     int64_t now = tsr_time_now_ms();
-    sqlite3_stmt *stmt;
     int rc;
 
     if (neg_id == NULL)
@@ -1547,14 +1475,10 @@ int tsr_store_neg_agree(struct tsr_store *st, const char *neg_id, const char *ex
         return rc;
     rc = neg_cas(st, neg_id, expected_state, new_state, &u, now, d);
     if (rc == 0)
-        rc = tsr_db_prepare(st->db,
-                            "INSERT INTO conn_agreement(" AGREEMENT_COLS ") "
-                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            &stmt, d);
-    if (rc == 0) {
-        ent_bind(&agreement_ent, stmt, &c);
-        rc = run_write(st, stmt, "agreement", c.id, d);
-    }
+        rc = ent_insert(st, &agreement_ent,
+                        "INSERT INTO conn_agreement(" AGREEMENT_COLS ") "
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        &c, c.id, d);
     if (rc == 0 && enqueue != NULL)
         rc = outbox_insert(st, enqueue, TSR_STORE_ENTITY_NEG, neg_id, now, NULL, d);
     return finish(st, rc, d);
@@ -1563,29 +1487,23 @@ int tsr_store_neg_agree(struct tsr_store *st, const char *neg_id, const char *ex
 int tsr_store_agreement_get(struct tsr_store *st, const char *id,
                             struct tsr_store_agreement **out, struct tsr_diag *d)
 {
-    return get_by_id(st, &agreement_ent,
-                     "SELECT " AGREEMENT_COLS " FROM conn_agreement WHERE id = ?1", id,
-                     (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_AGREEMENT, id, (void **)out, d);
 }
 
 int tsr_store_agreement_list(struct tsr_store *st, const struct tsr_store_filter *f,
                              struct tsr_store_agreement **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &agreement_ent,
-                     "SELECT " AGREEMENT_COLS " FROM conn_agreement ORDER BY rowid "
-                     "LIMIT ?1 OFFSET ?2",
-                     f, false, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_AGREEMENT, f, (void **)out, n, d);
 }
 
 void tsr_store_agreement_free(struct tsr_store_agreement *a)
 {
-    ent_cleanup(&agreement_ent, a);
-    tsr_free(a);
+    tsr_store_obj_free(TSR_STORE_KIND_AGREEMENT, a);
 }
 
 void tsr_store_agreement_array_free(struct tsr_store_agreement *v, size_t n)
 {
-    ent_array_free(&agreement_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_AGREEMENT, v, n);
 }
 
 /* ---------------------------------------------------------------- transfers */
@@ -1594,7 +1512,6 @@ int tsr_store_tp_create(struct tsr_store *st, const struct tsr_store_tp *t,
                         const struct tsr_store_outbox_msg *enqueue, struct tsr_diag *d)
 {
     struct tsr_store_tp c = *t;
-    sqlite3_stmt *stmt;
     bool found = false;
     int rc;
 
@@ -1618,12 +1535,9 @@ int tsr_store_tp_create(struct tsr_store *st, const struct tsr_store_tp *t,
         rc = tsr_diag_set(d, TSR_ENOTFOUND, "transfer \"%s\": no agreement \"%s\"", t->id,
                           t->agreement_id);
     if (rc == 0)
-        rc = tsr_db_prepare(st->db, "INSERT INTO conn_transfer(" TP_COLS ") VALUES(" TP_VALS ")",
-                            &stmt, d);
-    if (rc == 0) {
-        ent_bind(&tp_ent, stmt, &c);
-        rc = run_write(st, stmt, "transfer", t->id, d);
-    }
+        rc = ent_insert(st, &tp_ent,
+                        "INSERT INTO conn_transfer(" TP_COLS ") VALUES(" TP_VALS ")", &c,
+                        t->id, d);
     if (rc == 0 && enqueue != NULL)
         rc = outbox_insert(st, enqueue, TSR_STORE_ENTITY_TP, t->id, c.created_ms, NULL, d);
     return finish(st, rc, d);
@@ -1632,8 +1546,7 @@ int tsr_store_tp_create(struct tsr_store *st, const struct tsr_store_tp *t,
 int tsr_store_tp_get(struct tsr_store *st, const char *id, struct tsr_store_tp **out,
                      struct tsr_diag *d)
 {
-    return get_by_id(st, &tp_ent, "SELECT " TP_COLS " FROM conn_transfer WHERE id = ?1", id,
-                     (void **)out, d);
+    return tsr_store_obj_get(st, TSR_STORE_KIND_TP, id, (void **)out, d);
 }
 
 int tsr_store_tp_find_consumer_pid(struct tsr_store *st, const char *role,
@@ -1657,26 +1570,12 @@ int tsr_store_tp_find_provider_pid(struct tsr_store *st, const char *role,
 int tsr_store_tp_list(struct tsr_store *st, const struct tsr_store_filter *f,
                       struct tsr_store_tp **out, size_t *n, struct tsr_diag *d)
 {
-    return list_rows(st, &tp_ent,
-                     "SELECT " TP_COLS " FROM conn_transfer "
-                     "WHERE (?3 IS NULL OR role = ?3) AND (?4 IS NULL OR state = ?4) "
-                     "ORDER BY rowid LIMIT ?1 OFFSET ?2",
-                     f, true, (void **)out, n, d);
+    return tsr_store_obj_list(st, TSR_STORE_KIND_TP, f, (void **)out, n, d);
 }
 
 int tsr_store_tp_delete(struct tsr_store *st, const char *id, struct tsr_diag *d)
 {
-    int rc;
-
-    if (id == NULL)
-        return tsr_diag_set(d, TSR_EINVAL, "transfer: no id");
-    rc = begin(st, d);
-    if (rc != 0)
-        return rc;
-    rc = outbox_delete_entity(st, TSR_STORE_ENTITY_TP, id, d);
-    if (rc == 0)
-        rc = delete_by_id(st, "transfer", "DELETE FROM conn_transfer WHERE id = ?1", id, d);
-    return finish(st, rc, d);
+    return tsr_store_obj_delete(st, TSR_STORE_KIND_TP, id, d);
 }
 
 static int check_tp_update(const struct tsr_store_tp_update *u, struct tsr_diag *d)
@@ -1752,24 +1651,121 @@ int tsr_store_tp_transition(struct tsr_store *st, const char *id, const char *ex
 
 void tsr_store_tp_free(struct tsr_store_tp *t)
 {
-    if (t == NULL)
-        return;
-    /* The data address may carry a bearer token for the data endpoint. */
-    tsr_free_secret(t->data_address_json);
-    t->data_address_json = NULL;
-    ent_cleanup(&tp_ent, t);
-    tsr_free(t);
+    tsr_store_obj_free(TSR_STORE_KIND_TP, t);
 }
 
 void tsr_store_tp_array_free(struct tsr_store_tp *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        tsr_free_secret(v[i].data_address_json);
-        v[i].data_address_json = NULL;
-    }
-    ent_array_free(&tp_ent, v, n);
+    tsr_store_obj_array_free(TSR_STORE_KIND_TP, v, n);
+}
+
+/* ---------------------------------------------------------------- any kind */
+
+#define GET_SQL(cols, table) "SELECT " cols " FROM " table " WHERE id = ?1"
+#define LIST_SQL(cols, table) "SELECT " cols " FROM " table " ORDER BY rowid LIMIT ?1 OFFSET ?2"
+#define FILTERED_LIST_SQL(cols, table)                                                            \
+    "SELECT " cols " FROM " table " WHERE (?3 IS NULL OR role = ?3) AND "                        \
+    "(?4 IS NULL OR state = ?4) ORDER BY rowid LIMIT ?1 OFFSET ?2"
+#define DELETE_SQL(table) "DELETE FROM " table " WHERE id = ?1"
+
+/* How each kind is read, listed and deleted. */
+struct kind {
+    const struct ent *e;
+    const char *get_sql;
+    const char *list_sql; /* ?1 limit, ?2 offset; when filtered, ?3 role and ?4 state */
+    bool filtered;
+    const char *delete_sql; /* NULL: not deleted through the generic functions */
+    /* A delete is refused while ref_sql (?1 the id) finds the first referring object: */
+    const char *ref_sql;    /* NULL: nothing refers to it */
+    const char *ref_verb;   /* "is used by offer" */
+    const char *ref_hint;   /* what to do about it, "" or "; delete the offer first" */
+    const char *entity;     /* its outbox messages go with it (one transaction); NULL: none */
+};
+
+static const struct kind kinds[] = {
+    [TSR_STORE_KIND_ASSET] = {&asset_ent, GET_SQL(ASSET_COLS, "conn_asset"),
+                              LIST_SQL(ASSET_COLS, "conn_asset"), false,
+                              DELETE_SQL("conn_asset"),
+                              "SELECT id FROM conn_offer WHERE asset_id = ?1 ORDER BY id LIMIT 1",
+                              "is used by offer", "; delete the offer first", NULL},
+    [TSR_STORE_KIND_POLICY] = {&policy_ent, GET_SQL(POLICY_COLS, "conn_policy"),
+                               LIST_SQL(POLICY_COLS, "conn_policy"), false,
+                               DELETE_SQL("conn_policy"),
+                               "SELECT id FROM conn_offer WHERE policy_id = ?1 ORDER BY id "
+                               "LIMIT 1",
+                               "is used by offer", "; delete the offer first", NULL},
+    [TSR_STORE_KIND_OFFER] = {&offer_ent, GET_SQL(OFFER_COLS, "conn_offer"),
+                              LIST_SQL(OFFER_COLS, "conn_offer"), false,
+                              DELETE_SQL("conn_offer"), NULL, NULL, NULL, NULL},
+    [TSR_STORE_KIND_NEG] = {&neg_ent, GET_SQL(NEG_COLS, "conn_negotiation"),
+                            FILTERED_LIST_SQL(NEG_COLS, "conn_negotiation"), true,
+                            DELETE_SQL("conn_negotiation"),
+                            "SELECT id FROM conn_agreement WHERE negotiation_id = ?1 ORDER BY id "
+                            "LIMIT 1",
+                            "has agreement", "", TSR_STORE_ENTITY_NEG},
+    [TSR_STORE_KIND_AGREEMENT] = {&agreement_ent, GET_SQL(AGREEMENT_COLS, "conn_agreement"),
+                                  LIST_SQL(AGREEMENT_COLS, "conn_agreement"), false, NULL, NULL,
+                                  NULL, NULL, NULL},
+    [TSR_STORE_KIND_TP] = {&tp_ent, GET_SQL(TP_COLS, "conn_transfer"),
+                           FILTERED_LIST_SQL(TP_COLS, "conn_transfer"), true,
+                           DELETE_SQL("conn_transfer"), NULL, NULL, NULL, TSR_STORE_ENTITY_TP},
+};
+
+size_t tsr_store_obj_size(enum tsr_store_kind kind)
+{
+    return kinds[kind].e->size;
+}
+
+int tsr_store_obj_get(struct tsr_store *st, enum tsr_store_kind kind, const char *id, void **out,
+                      struct tsr_diag *d)
+{
+    return get_by_id(st, kinds[kind].e, kinds[kind].get_sql, id, out, d);
+}
+
+int tsr_store_obj_list(struct tsr_store *st, enum tsr_store_kind kind,
+                       const struct tsr_store_filter *f, void **out, size_t *n,
+                       struct tsr_diag *d)
+{
+    return list_rows(st, kinds[kind].e, kinds[kind].list_sql, f, kinds[kind].filtered, out, n,
+                     d);
+}
+
+int tsr_store_obj_delete(struct tsr_store *st, enum tsr_store_kind kind, const char *id,
+                         struct tsr_diag *d)
+{
+    const struct kind *k = &kinds[kind];
+    const char *what = k->e->what;
+    char *user = NULL;
+    int rc = 0;
+
+    if (k->delete_sql == NULL)
+        return tsr_diag_set(d, TSR_EINVAL, "%s: cannot be deleted", what);
+    if (id == NULL)
+        return tsr_diag_set(d, TSR_EINVAL, "%s: no id", what);
+    if (k->entity != NULL && (rc = begin(st, d)) != 0)
+        return rc;
+    if (k->ref_sql != NULL)
+        rc = select_text(st, k->ref_sql, id, &user, d);
+    if (rc == 0 && user != NULL)
+        rc = tsr_diag_set(d, TSR_ECONFLICT, "%s \"%s\" %s \"%s\"%s", what, id, k->ref_verb, user,
+                          k->ref_hint);
+    if (rc == 0 && k->entity != NULL)
+        rc = outbox_delete_entity(st, k->entity, id, d);
+    if (rc == 0)
+        rc = delete_by_id(st, what, k->delete_sql, id, d);
+    tsr_free(user);
+    return k->entity != NULL ? finish(st, rc, d) : rc;
+}
+
+void tsr_store_obj_free(enum tsr_store_kind kind, void *obj)
+{
+    ent_cleanup(kinds[kind].e, obj);
+    tsr_free(obj);
+}
+
+void tsr_store_obj_array_free(enum tsr_store_kind kind, void *v, size_t n)
+{
+    ent_array_free(kinds[kind].e, v, n);
 }
 
 /* ---------------------------------------------------------------- token replay cache */

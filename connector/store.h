@@ -458,6 +458,40 @@ int tsr_store_tp_transition(struct tsr_store *st, const char *id, const char *ex
 void tsr_store_tp_free(struct tsr_store_tp *t);
 void tsr_store_tp_array_free(struct tsr_store_tp *v, size_t n);
 
+/* ---------------------------------------------------------------- any of the above */
+
+/*
+ * The objects the generic functions below handle, for code that treats
+ * them alike (the management API's collections).  Each function does what
+ * the typed one of that kind does (tsr_store_asset_get for
+ * TSR_STORE_KIND_ASSET...), with void * standing for the kind's struct.
+ */
+enum tsr_store_kind {
+    TSR_STORE_KIND_ASSET,     /* struct tsr_store_asset */
+    TSR_STORE_KIND_POLICY,    /* struct tsr_store_policy */
+    TSR_STORE_KIND_OFFER,     /* struct tsr_store_offer */
+    TSR_STORE_KIND_NEG,       /* struct tsr_store_neg */
+    TSR_STORE_KIND_AGREEMENT, /* struct tsr_store_agreement */
+    TSR_STORE_KIND_TP,        /* struct tsr_store_tp */
+};
+
+/* The size of kind's struct, to step through a list. */
+size_t tsr_store_obj_size(enum tsr_store_kind kind);
+/* *out is new (tsr_store_obj_free).  0, TSR_EINVAL (no id), TSR_ENOTFOUND... */
+int tsr_store_obj_get(struct tsr_store *st, enum tsr_store_kind kind, const char *id, void **out,
+                      struct tsr_diag *d);
+/* *out is a new array of *n structs (tsr_store_obj_array_free); NULL when *n is 0. */
+int tsr_store_obj_list(struct tsr_store *st, enum tsr_store_kind kind,
+                       const struct tsr_store_filter *f, void **out, size_t *n,
+                       struct tsr_diag *d);
+/* As the typed delete; agreements are never deleted (TSR_EINVAL). */
+int tsr_store_obj_delete(struct tsr_store *st, enum tsr_store_kind kind, const char *id,
+                         struct tsr_diag *d);
+/* Free the fields (secrets wiped) and obj itself.  obj may be NULL. */
+void tsr_store_obj_free(enum tsr_store_kind kind, void *obj);
+/* Free the fields of each of the n structs at v, then v.  v may be NULL. */
+void tsr_store_obj_array_free(enum tsr_store_kind kind, void *v, size_t n);
+
 /* ---------------------------------------------------------------- token replay cache */
 
 /*

@@ -560,3 +560,165 @@ void tsr_cli_table_cleanup(struct tsr_cli_table *t)
     t->cells = NULL;
     t->nrows = t->cap = 0;
 }
+
+/* ------------------------------------------------------------ shared sub-commands */
+
+/* The ?role=&state= query of a process list, checked; *path new (tsr_free). */
+static int procs_path(struct tsr_cli *cli, const struct tsr_cli_resource *res, const char *role,
+                      const char *state, char **path)
+{
+    struct tsr_buf b;
+
+    *path = NULL;
+    if (role != NULL && strcmp(role, "provider") != 0 && strcmp(role, "consumer") != 0)
+        return tsr_cli_usage(cli, "--role: provider or consumer");
+    if (state != NULL && (state[0] == '\0' || strspn(state, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") !=
+                                                  strlen(state)))
+        return tsr_cli_usage(cli, "--state: a state name such as %s", res->state_example);
+    tsr_buf_init(&b, 256);
+    if (tsr_buf_addf(&b, "%s?%s%s%s%s%s", res->collection, role ? "role=" : "",
+                     role ? role : "", role && state ? "&" : "", state ? "state=" : "",
+                     state ? state : "") != 0) {
+        tsr_buf_cleanup(&b);
+        return tsr_cli_usage(cli, "--state: too long");
+    }
+    *path = tsr_strdup(tsr_buf_str(&b));
+    tsr_buf_cleanup(&b);
+    return *path != NULL ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+}
+
+int tsr_cli_resource_ls(int argc, char **argv, struct tsr_cli *cli)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"role", required_argument, NULL, 'r'},
+        TSR_CLI_OPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    const struct tsr_cli_resource *res = tsr_cli_cmd_arg(cli);
+    bool procs = res->state_example != NULL;
+    const char *state = NULL, *role = NULL;
+    struct tsr_cli_table t;
+    json_t *items = NULL, *item;
+    char *path = NULL;
+    size_t i;
+    int c, rc;
+
+    /* Without --state and --role, they are unknown options like any other. */
+    while ((c = tsr_cli_getopt(cli, argc, argv, procs ? "s:r:h" : "h", opts + (procs ? 0 : 2))) !=
+           -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'r': role = optarg; break;
+        default: return tsr_cli_opt_other(cli, c);
+        }
+    }
+    if (optind < argc)
+        return tsr_cli_usage(cli, "no operands expected");
+    if (procs && (rc = procs_path(cli, res, role, state, &path)) != TSR_CLI_EXIT_OK)
+        return rc;
+    rc = tsr_cli_api_list(cli, path != NULL ? path : res->collection, &items);
+    tsr_free(path);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (cli->json)
+        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
+    rc = tsr_cli_table_init(&t, res->ncols, res->head);
+    memcpy(t.maxw, res->maxw, sizeof(t.maxw));
+    json_array_foreach(items, i, item) {
+        if (rc != 0)
+            break;
+        rc = res->row(&t, item);
+    }
+    if (rc == 0)
+        tsr_cli_table_print(&t, stdout);
+    tsr_cli_table_cleanup(&t);
+    json_decref(items);
+    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+}
+
+/* GET or DELETE COLLECTION/ID; shared by show and rm. */
+static int resource_one(int argc, char **argv, struct tsr_cli *cli, bool remove)
+{
+    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+    const struct tsr_cli_resource *res = tsr_cli_cmd_arg(cli);
+    json_t *ans = NULL;
+    char *path;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
+        return tsr_cli_opt_other(cli, c);
+    if (argc - optind != 1)
+        return tsr_cli_usage(cli, "expected one %s ID", res->what);
+    path = tsr_cli_api_path(res->collection, argv[optind], NULL);
+    if (path == NULL)
+        return tsr_cli_fail(cli, "out of memory");
+    rc = tsr_cli_api_call(cli, remove ? "DELETE" : "GET", path, NULL, &ans);
+    tsr_free(path);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (remove) {
+        json_decref(ans);
+        if (cli->json)
+            return tsr_cli_json_out(cli, json_pack("{s:s, s:b}", "id", argv[optind], "deleted",
+                                                   1));
+        printf("%s %s removed\n", res->what, argv[optind]);
+        return TSR_CLI_EXIT_OK;
+    }
+    if (cli->json)
+        return tsr_cli_json_out(cli, ans);
+    tsr_cli_print_object(ans, NULL, stdout);
+    json_decref(ans);
+    return TSR_CLI_EXIT_OK;
+}
+
+int tsr_cli_resource_show(int argc, char **argv, struct tsr_cli *cli)
+{
+    return resource_one(argc, argv, cli, false);
+}
+
+int tsr_cli_resource_rm(int argc, char **argv, struct tsr_cli *cli)
+{
+    return resource_one(argc, argv, cli, true);
+}
+
+int tsr_cli_resource_action(int argc, char **argv, struct tsr_cli *cli)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        TSR_CLI_OPT_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    const struct tsr_cli_resource_action *act = tsr_cli_cmd_arg(cli);
+    const char *reason = NULL;
+    json_t *body = NULL, *ans = NULL;
+    char *path;
+    int c, rc;
+
+    while ((c = tsr_cli_getopt(cli, argc, argv, act->takes_reason ? "r:h" : "h",
+                               opts + (act->takes_reason ? 0 : 1))) != -1) {
+        switch (c) {
+        case 'r': reason = optarg; break;
+        default: return tsr_cli_opt_other(cli, c);
+        }
+    }
+    if (argc - optind != 1)
+        return tsr_cli_usage(cli, "expected one %s ID", act->res->what);
+    if (reason != NULL && (body = json_pack("{s:s}", "reason", reason)) == NULL)
+        return tsr_cli_fail(cli, "--reason must be UTF-8 text");
+    path = tsr_cli_api_path(act->res->collection, argv[optind], act->action);
+    if (path == NULL) {
+        json_decref(body);
+        return tsr_cli_fail(cli, "out of memory");
+    }
+    rc = tsr_cli_api_call(cli, "POST", path, body, &ans);
+    tsr_free(path);
+    json_decref(body);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (cli->json)
+        return tsr_cli_json_out(cli, ans);
+    printf("%s %s: %s\n", act->res->what, tsr_cli_jstr(ans, "id"), tsr_cli_jstr(ans, "state"));
+    json_decref(ans);
+    return TSR_CLI_EXIT_OK;
+}

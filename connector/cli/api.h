@@ -13,6 +13,7 @@
 #ifndef TSR_CONNECTOR_CLI_API_H
 #define TSR_CONNECTOR_CLI_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,5 +123,41 @@ void tsr_cli_table_print(const struct tsr_cli_table *t, FILE *fp);
 
 /* Free the cells.  Safe twice. */
 void tsr_cli_table_cleanup(struct tsr_cli_table *t);
+
+/*
+ * A collection of the management API ("/assets") as the shared
+ * sub-commands below see it: an entry runs one of them by naming it as
+ * its exec and this description (or, for tsr_cli_resource_action, a
+ * struct tsr_cli_resource_action) as its arg.
+ */
+struct tsr_cli_resource {
+    const char *what;          /* for messages: "asset" */
+    const char *collection;    /* "/assets" */
+    const char *state_example; /* non-NULL: ls takes --state and --role; "FINALIZED" */
+    /* ls for people: columns named head and cut at maxw (0: not cut) */
+    size_t ncols;
+    const char *const *head;
+    size_t maxw[TSR_CLI_TABLE_MAX_COLS];
+    /* Add item's (borrowed) row to t: 0 or TSR_ENOMEM. */
+    int (*row)(struct tsr_cli_table *t, const json_t *item);
+};
+
+/* POST COLLECTION/ID/ACTION, with an optional --reason TEXT sent as {"reason": TEXT}. */
+struct tsr_cli_resource_action {
+    const struct tsr_cli_resource *res;
+    const char *action; /* "terminate" */
+    bool takes_reason;
+};
+
+/*
+ * The execs of the shared sub-commands (cli.h's contract): `ls` (every
+ * page; {"items": [...]} with --json, else a table), `show ID` (the
+ * object's fields), `rm ID` ({"id": ID, "deleted": true} with --json) and
+ * an action on one object ("KIND ID: STATE", or the answer with --json).
+ */
+int tsr_cli_resource_ls(int argc, char **argv, struct tsr_cli *cli);
+int tsr_cli_resource_show(int argc, char **argv, struct tsr_cli *cli);
+int tsr_cli_resource_rm(int argc, char **argv, struct tsr_cli *cli);
+int tsr_cli_resource_action(int argc, char **argv, struct tsr_cli *cli);
 
 #endif /* TSR_CONNECTOR_CLI_API_H */

@@ -65,6 +65,8 @@ struct tsr_cmd_entry {
     const char *help;
     /* Run the command; returns a TSR_CLI_EXIT_* status (see the contract above). */
     int (*exec)(int argc, char **argv, struct tsr_cli *cli);
+    /* What a shared exec works on (tsr_cli_cmd_arg), or NULL. */
+    const void *arg;
 };
 
 /* One invocation of the program: the global options, and the framework's state. */
@@ -86,6 +88,9 @@ struct tsr_cli {
 
 /* The struct option line every command's long option table should carry. */
 #define TSR_CLI_OPT_HELP {"help", no_argument, NULL, 'h'}
+
+/* The arg of the entry being run: lets several entries share one exec. */
+const void *tsr_cli_cmd_arg(const struct tsr_cli *cli);
 
 /*
  * getopt_long for commands: shortopts as getopt's (without a leading '+'

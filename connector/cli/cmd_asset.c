@@ -105,91 +105,31 @@ out:
     return rc;
 }
 
-static int asset_ls(int argc, char **argv, struct tsr_cli *cli)
+static int asset_row(struct tsr_cli_table *t, const json_t *a)
 {
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    static const char *const head[] = {"ID", "TITLE", "SIZE", "CREATED", "SOURCE"};
-    struct tsr_cli_table t;
-    json_t *items = NULL, *a;
-    size_t i;
-    int c, rc;
+    char size[32], created[64];
+    const char *file = tsr_cli_jstr(a, "file");
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (optind < argc)
-        return tsr_cli_usage(cli, "no operands expected");
-    rc = tsr_cli_api_list(cli, "/assets", &items);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
-    rc = tsr_cli_table_init(&t, 5, head);
-    t.maxw[1] = 40;
-    json_array_foreach(items, i, a) {
-        char size[32], created[64];
-        const char *file = tsr_cli_jstr(a, "file");
-
-        if (rc != 0)
-            break;
-        tsr_cli_fmt_size(json_is_integer(json_object_get(a, "size"))
-                             ? json_integer_value(json_object_get(a, "size"))
-                             : -1,
-                         size, sizeof(size));
-        tsr_cli_fmt_time(tsr_cli_jstr(a, "created_at"), created, sizeof(created));
-        const char *row[] = {tsr_cli_jstr(a, "id"), tsr_cli_jstr(a, "title"), size, created,
-                             strcmp(file, "-") != 0 ? file : tsr_cli_jstr(a, "url")};
-        rc = tsr_cli_table_add(&t, row);
-    }
-    if (rc == 0)
-        tsr_cli_table_print(&t, stdout);
-    tsr_cli_table_cleanup(&t);
-    json_decref(items);
-    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+    tsr_cli_fmt_size(json_is_integer(json_object_get(a, "size"))
+                         ? json_integer_value(json_object_get(a, "size"))
+                         : -1,
+                     size, sizeof(size));
+    tsr_cli_fmt_time(tsr_cli_jstr(a, "created_at"), created, sizeof(created));
+    const char *row[] = {tsr_cli_jstr(a, "id"), tsr_cli_jstr(a, "title"), size, created,
+                         strcmp(file, "-") != 0 ? file : tsr_cli_jstr(a, "url")};
+    return tsr_cli_table_add(t, row);
 }
 
-/* GET or DELETE /assets/ID; shared by show and rm. */
-static int asset_one(int argc, char **argv, struct tsr_cli *cli, bool remove)
-{
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    json_t *ans = NULL;
-    char *path;
-    int c, rc;
+static const char *const head[] = {"ID", "TITLE", "SIZE", "CREATED", "SOURCE"};
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (argc - optind != 1)
-        return tsr_cli_usage(cli, "expected one asset ID");
-    path = tsr_cli_api_path("/assets", argv[optind], NULL);
-    if (path == NULL)
-        return tsr_cli_fail(cli, "out of memory");
-    rc = tsr_cli_api_call(cli, remove ? "DELETE" : "GET", path, NULL, &ans);
-    tsr_free(path);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (remove) {
-        json_decref(ans);
-        if (cli->json)
-            return tsr_cli_json_out(cli, json_pack("{s:s, s:b}", "id", argv[optind], "deleted",
-                                                   1));
-        printf("asset %s removed\n", argv[optind]);
-        return TSR_CLI_EXIT_OK;
-    }
-    if (cli->json)
-        return tsr_cli_json_out(cli, ans);
-    tsr_cli_print_object(ans, NULL, stdout);
-    json_decref(ans);
-    return TSR_CLI_EXIT_OK;
-}
-
-static int asset_show(int argc, char **argv, struct tsr_cli *cli)
-{
-    return asset_one(argc, argv, cli, false);
-}
-
-static int asset_rm(int argc, char **argv, struct tsr_cli *cli)
-{
-    return asset_one(argc, argv, cli, true);
-}
+static const struct tsr_cli_resource assets = {
+    .what = "asset",
+    .collection = "/assets",
+    .ncols = TSR_ARRAY_SIZE(head),
+    .head = head,
+    .maxw = {[1] = 40}, /* titles can be long */
+    .row = asset_row,
+};
 
 static const struct tsr_cmd_entry add_entry = {
     .name = "add",
@@ -215,7 +155,8 @@ static const struct tsr_cmd_entry ls_entry = {
     .usage = "",
     .help = "List the assets: id, title, size, when added, and the file or URL.\n"
             "With --json: {\"items\": [...]}, every item as 'show' prints it.",
-    .exec = asset_ls,
+    .exec = tsr_cli_resource_ls,
+    .arg = &assets,
 };
 
 static const struct tsr_cmd_entry show_entry = {
@@ -223,7 +164,8 @@ static const struct tsr_cmd_entry show_entry = {
     .alias = NULL,
     .usage = "ID",
     .help = "Show one asset with all its fields.",
-    .exec = asset_show,
+    .exec = tsr_cli_resource_show,
+    .arg = &assets,
 };
 
 static const struct tsr_cmd_entry rm_entry = {
@@ -231,7 +173,8 @@ static const struct tsr_cmd_entry rm_entry = {
     .alias = "remove",
     .usage = "ID",
     .help = "Remove an asset. Refused while an offer uses it: remove the offer first.",
-    .exec = asset_rm,
+    .exec = tsr_cli_resource_rm,
+    .arg = &assets,
 };
 
 static const struct tsr_cmd_entry *const subcommands[] = {&add_entry, &ls_entry, &rm_entry,

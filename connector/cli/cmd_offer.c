@@ -9,7 +9,6 @@
 
 #include "connector/cli/api.h"
 #include "connector/cli/cli.h"
-#include "lib/mem.h"
 
 static int offer_add(int argc, char **argv, struct tsr_cli *cli)
 {
@@ -50,84 +49,25 @@ static int offer_add(int argc, char **argv, struct tsr_cli *cli)
     return TSR_CLI_EXIT_OK;
 }
 
-static int offer_ls(int argc, char **argv, struct tsr_cli *cli)
+static int offer_row(struct tsr_cli_table *t, const json_t *o)
 {
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    static const char *const head[] = {"ID", "ASSET", "POLICY", "CREATED"};
-    struct tsr_cli_table t;
-    json_t *items = NULL, *o;
-    size_t i;
-    int c, rc;
+    char created[64];
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (optind < argc)
-        return tsr_cli_usage(cli, "no operands expected");
-    rc = tsr_cli_api_list(cli, "/offers", &items);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
-    rc = tsr_cli_table_init(&t, 4, head);
-    json_array_foreach(items, i, o) {
-        char created[64];
-
-        if (rc != 0)
-            break;
-        tsr_cli_fmt_time(tsr_cli_jstr(o, "created_at"), created, sizeof(created));
-        const char *row[] = {tsr_cli_jstr(o, "id"), tsr_cli_jstr(o, "asset_id"),
-                             tsr_cli_jstr(o, "policy_id"), created};
-        rc = tsr_cli_table_add(&t, row);
-    }
-    if (rc == 0)
-        tsr_cli_table_print(&t, stdout);
-    tsr_cli_table_cleanup(&t);
-    json_decref(items);
-    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+    tsr_cli_fmt_time(tsr_cli_jstr(o, "created_at"), created, sizeof(created));
+    const char *row[] = {tsr_cli_jstr(o, "id"), tsr_cli_jstr(o, "asset_id"),
+                         tsr_cli_jstr(o, "policy_id"), created};
+    return tsr_cli_table_add(t, row);
 }
 
-static int offer_one(int argc, char **argv, struct tsr_cli *cli, bool remove)
-{
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    json_t *ans = NULL;
-    char *path;
-    int c, rc;
+static const char *const head[] = {"ID", "ASSET", "POLICY", "CREATED"};
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (argc - optind != 1)
-        return tsr_cli_usage(cli, "expected one offer ID");
-    path = tsr_cli_api_path("/offers", argv[optind], NULL);
-    if (path == NULL)
-        return tsr_cli_fail(cli, "out of memory");
-    rc = tsr_cli_api_call(cli, remove ? "DELETE" : "GET", path, NULL, &ans);
-    tsr_free(path);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (remove) {
-        json_decref(ans);
-        if (cli->json)
-            return tsr_cli_json_out(cli, json_pack("{s:s, s:b}", "id", argv[optind], "deleted",
-                                                   1));
-        printf("offer %s removed\n", argv[optind]);
-        return TSR_CLI_EXIT_OK;
-    }
-    if (cli->json)
-        return tsr_cli_json_out(cli, ans);
-    tsr_cli_print_object(ans, NULL, stdout);
-    json_decref(ans);
-    return TSR_CLI_EXIT_OK;
-}
-
-static int offer_show(int argc, char **argv, struct tsr_cli *cli)
-{
-    return offer_one(argc, argv, cli, false);
-}
-
-static int offer_rm(int argc, char **argv, struct tsr_cli *cli)
-{
-    return offer_one(argc, argv, cli, true);
-}
+static const struct tsr_cli_resource offers = {
+    .what = "offer",
+    .collection = "/offers",
+    .ncols = TSR_ARRAY_SIZE(head),
+    .head = head,
+    .row = offer_row,
+};
 
 static const struct tsr_cmd_entry add_entry = {
     .name = "add",
@@ -146,7 +86,8 @@ static const struct tsr_cmd_entry ls_entry = {
     .usage = "",
     .help = "List the offers: id, asset, policy and when added.\n"
             "With --json: {\"items\": [...]}, every item as 'show' prints it.",
-    .exec = offer_ls,
+    .exec = tsr_cli_resource_ls,
+    .arg = &offers,
 };
 
 static const struct tsr_cmd_entry show_entry = {
@@ -154,7 +95,8 @@ static const struct tsr_cmd_entry show_entry = {
     .alias = NULL,
     .usage = "ID",
     .help = "Show one offer.",
-    .exec = offer_show,
+    .exec = tsr_cli_resource_show,
+    .arg = &offers,
 };
 
 static const struct tsr_cmd_entry rm_entry = {
@@ -162,7 +104,8 @@ static const struct tsr_cmd_entry rm_entry = {
     .alias = "remove",
     .usage = "ID",
     .help = "Withdraw an offer (agreements already made under it stay valid).",
-    .exec = offer_rm,
+    .exec = tsr_cli_resource_rm,
+    .arg = &offers,
 };
 
 static const struct tsr_cmd_entry *const subcommands[] = {&add_entry, &ls_entry, &rm_entry,

@@ -113,85 +113,26 @@ static void summary(const json_t *pol, char *buf, size_t size)
         snprintf(buf, size, "no rules");
 }
 
-static int policy_ls(int argc, char **argv, struct tsr_cli *cli)
+static int policy_row(struct tsr_cli_table *t, const json_t *p)
 {
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    static const char *const head[] = {"ID", "TYPE", "CREATED", "RULES"};
-    struct tsr_cli_table t;
-    json_t *items = NULL, *p;
-    size_t i;
-    int c, rc;
+    const json_t *pol = json_object_get(p, "policy");
+    char rules[128], created[64];
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (optind < argc)
-        return tsr_cli_usage(cli, "no operands expected");
-    rc = tsr_cli_api_list(cli, "/policies", &items);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
-    rc = tsr_cli_table_init(&t, 4, head);
-    json_array_foreach(items, i, p) {
-        const json_t *pol = json_object_get(p, "policy");
-        char rules[128], created[64];
-
-        if (rc != 0)
-            break;
-        summary(pol, rules, sizeof(rules));
-        tsr_cli_fmt_time(tsr_cli_jstr(p, "created_at"), created, sizeof(created));
-        const char *row[] = {tsr_cli_jstr(p, "id"), tsr_cli_jstr(pol, "@type"), created, rules};
-        rc = tsr_cli_table_add(&t, row);
-    }
-    if (rc == 0)
-        tsr_cli_table_print(&t, stdout);
-    tsr_cli_table_cleanup(&t);
-    json_decref(items);
-    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+    summary(pol, rules, sizeof(rules));
+    tsr_cli_fmt_time(tsr_cli_jstr(p, "created_at"), created, sizeof(created));
+    const char *row[] = {tsr_cli_jstr(p, "id"), tsr_cli_jstr(pol, "@type"), created, rules};
+    return tsr_cli_table_add(t, row);
 }
 
-static int policy_one(int argc, char **argv, struct tsr_cli *cli, bool remove)
-{
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    json_t *ans = NULL;
-    char *path;
-    int c, rc;
+static const char *const head[] = {"ID", "TYPE", "CREATED", "RULES"};
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (argc - optind != 1)
-        return tsr_cli_usage(cli, "expected one policy ID");
-    path = tsr_cli_api_path("/policies", argv[optind], NULL);
-    if (path == NULL)
-        return tsr_cli_fail(cli, "out of memory");
-    rc = tsr_cli_api_call(cli, remove ? "DELETE" : "GET", path, NULL, &ans);
-    tsr_free(path);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (remove) {
-        json_decref(ans);
-        if (cli->json)
-            return tsr_cli_json_out(cli, json_pack("{s:s, s:b}", "id", argv[optind], "deleted",
-                                                   1));
-        printf("policy %s removed\n", argv[optind]);
-        return TSR_CLI_EXIT_OK;
-    }
-    if (cli->json)
-        return tsr_cli_json_out(cli, ans);
-    tsr_cli_print_object(ans, NULL, stdout);
-    json_decref(ans);
-    return TSR_CLI_EXIT_OK;
-}
-
-static int policy_show(int argc, char **argv, struct tsr_cli *cli)
-{
-    return policy_one(argc, argv, cli, false);
-}
-
-static int policy_rm(int argc, char **argv, struct tsr_cli *cli)
-{
-    return policy_one(argc, argv, cli, true);
-}
+static const struct tsr_cli_resource policies = {
+    .what = "policy",
+    .collection = "/policies",
+    .ncols = TSR_ARRAY_SIZE(head),
+    .head = head,
+    .row = policy_row,
+};
 
 static const struct tsr_cmd_entry add_entry = {
     .name = "add",
@@ -211,7 +152,8 @@ static const struct tsr_cmd_entry ls_entry = {
     .usage = "",
     .help = "List the policies: id, type, when added, and how many rules of each kind.\n"
             "With --json: {\"items\": [...]}, every item as 'show' prints it.",
-    .exec = policy_ls,
+    .exec = tsr_cli_resource_ls,
+    .arg = &policies,
 };
 
 static const struct tsr_cmd_entry show_entry = {
@@ -219,7 +161,8 @@ static const struct tsr_cmd_entry show_entry = {
     .alias = NULL,
     .usage = "ID",
     .help = "Show one policy and its ODRL document.",
-    .exec = policy_show,
+    .exec = tsr_cli_resource_show,
+    .arg = &policies,
 };
 
 static const struct tsr_cmd_entry rm_entry = {
@@ -227,7 +170,8 @@ static const struct tsr_cmd_entry rm_entry = {
     .alias = "remove",
     .usage = "ID",
     .help = "Remove a policy. Refused while an offer uses it: remove the offer first.",
-    .exec = policy_rm,
+    .exec = tsr_cli_resource_rm,
+    .arg = &policies,
 };
 
 static const struct tsr_cmd_entry *const subcommands[] = {&add_entry, &ls_entry, &rm_entry,

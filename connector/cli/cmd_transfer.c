@@ -12,7 +12,6 @@
 
 #include "connector/cli/api.h"
 #include "connector/cli/cli.h"
-#include "lib/buf.h"
 #include "lib/mem.h"
 
 #define DEFAULT_TIMEOUT_S 3600
@@ -129,153 +128,34 @@ out:
     return rc;
 }
 
-static int transfer_ls(int argc, char **argv, struct tsr_cli *cli)
+static int transfer_row(struct tsr_cli_table *t, const json_t *tp)
 {
-    static const struct option opts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"role", required_argument, NULL, 'r'},
-        TSR_CLI_OPT_HELP,
-        {NULL, 0, NULL, 0},
-    };
-    static const char *const head[] = {"ID", "ROLE", "STATE", "BYTES", "UPDATED", "AGREEMENT"};
-    const char *state = NULL, *role = NULL;
-    struct tsr_cli_table t;
-    struct tsr_buf path;
-    json_t *items = NULL, *tp;
-    size_t i;
-    int c, rc;
+    char updated[64], size[32];
+    json_t *bytes = json_object_get(tp, "bytes");
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "s:r:h", opts)) != -1) {
-        switch (c) {
-        case 's': state = optarg; break;
-        case 'r': role = optarg; break;
-        default: return tsr_cli_opt_other(cli, c);
-        }
-    }
-    if (optind < argc)
-        return tsr_cli_usage(cli, "no operands expected");
-    if (role != NULL && strcmp(role, "provider") != 0 && strcmp(role, "consumer") != 0)
-        return tsr_cli_usage(cli, "--role: provider or consumer");
-    if (state != NULL && (state[0] == '\0' || strspn(state, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") !=
-                                                  strlen(state)))
-        return tsr_cli_usage(cli, "--state: a state name such as COMPLETED");
-    tsr_buf_init(&path, 256);
-    rc = tsr_buf_addf(&path, "/transfers?%s%s%s%s%s", role ? "role=" : "", role ? role : "",
-                      role && state ? "&" : "", state ? "state=" : "", state ? state : "");
-    if (rc != 0) {
-        tsr_buf_cleanup(&path);
-        return tsr_cli_usage(cli, "--state: too long");
-    }
-    rc = tsr_cli_api_list(cli, tsr_buf_str(&path), &items);
-    tsr_buf_cleanup(&path);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, json_pack("{s:o}", "items", items));
-    rc = tsr_cli_table_init(&t, 6, head);
-    json_array_foreach(items, i, tp) {
-        char updated[64], size[32];
-        json_t *bytes = json_object_get(tp, "bytes");
-
-        if (rc != 0)
-            break;
-        tsr_cli_fmt_time(tsr_cli_jstr(tp, "updated_at"), updated, sizeof(updated));
-        tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : -1, size,
-                         sizeof(size));
-        const char *row[] = {tsr_cli_jstr(tp, "id"), tsr_cli_jstr(tp, "role"),
-                             tsr_cli_jstr(tp, "state"), size, updated,
-                             tsr_cli_jstr(tp, "agreement_id")};
-        rc = tsr_cli_table_add(&t, row);
-    }
-    if (rc == 0)
-        tsr_cli_table_print(&t, stdout);
-    tsr_cli_table_cleanup(&t);
-    json_decref(items);
-    return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
+    tsr_cli_fmt_time(tsr_cli_jstr(tp, "updated_at"), updated, sizeof(updated));
+    tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : -1, size,
+                     sizeof(size));
+    const char *row[] = {tsr_cli_jstr(tp, "id"), tsr_cli_jstr(tp, "role"),
+                         tsr_cli_jstr(tp, "state"), size, updated,
+                         tsr_cli_jstr(tp, "agreement_id")};
+    return tsr_cli_table_add(t, row);
 }
 
-static int transfer_show(int argc, char **argv, struct tsr_cli *cli)
-{
-    static const struct option opts[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    json_t *ans = NULL;
-    char *path;
-    int c, rc;
+static const char *const head[] = {"ID", "ROLE", "STATE", "BYTES", "UPDATED", "AGREEMENT"};
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "h", opts)) != -1)
-        return tsr_cli_opt_other(cli, c);
-    if (argc - optind != 1)
-        return tsr_cli_usage(cli, "expected one transfer ID");
-    path = tsr_cli_api_path("/transfers", argv[optind], NULL);
-    if (path == NULL)
-        return tsr_cli_fail(cli, "out of memory");
-    rc = tsr_cli_api_call(cli, "GET", path, NULL, &ans);
-    tsr_free(path);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, ans);
-    tsr_cli_print_object(ans, NULL, stdout);
-    json_decref(ans);
-    return TSR_CLI_EXIT_OK;
-}
+static const struct tsr_cli_resource transfers = {
+    .what = "transfer",
+    .collection = "/transfers",
+    .state_example = "COMPLETED",
+    .ncols = TSR_ARRAY_SIZE(head),
+    .head = head,
+    .row = transfer_row,
+};
 
-/* POST /transfers/ID/action, with an optional reason. */
-static int transfer_change(int argc, char **argv, struct tsr_cli *cli, const char *action,
-                           bool takes_reason)
-{
-    static const struct option opts[] = {
-        {"reason", required_argument, NULL, 'r'},
-        TSR_CLI_OPT_HELP,
-        {NULL, 0, NULL, 0},
-    };
-    static const struct option opts_plain[] = {TSR_CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-    const char *reason = NULL;
-    json_t *body = NULL, *ans = NULL;
-    char *path;
-    int c, rc;
-
-    while ((c = tsr_cli_getopt(cli, argc, argv, takes_reason ? "r:h" : "h",
-                               takes_reason ? opts : opts_plain)) != -1) {
-        switch (c) {
-        case 'r': reason = optarg; break;
-        default: return tsr_cli_opt_other(cli, c);
-        }
-    }
-    if (argc - optind != 1)
-        return tsr_cli_usage(cli, "expected one transfer ID");
-    if (reason != NULL && (body = json_pack("{s:s}", "reason", reason)) == NULL)
-        return tsr_cli_fail(cli, "--reason must be UTF-8 text");
-    path = tsr_cli_api_path("/transfers", argv[optind], action);
-    if (path == NULL) {
-        json_decref(body);
-        return tsr_cli_fail(cli, "out of memory");
-    }
-    rc = tsr_cli_api_call(cli, "POST", path, body, &ans);
-    tsr_free(path);
-    json_decref(body);
-    if (rc != TSR_CLI_EXIT_OK)
-        return rc;
-    if (cli->json)
-        return tsr_cli_json_out(cli, ans);
-    printf("transfer %s: %s\n", tsr_cli_jstr(ans, "id"), tsr_cli_jstr(ans, "state"));
-    json_decref(ans);
-    return TSR_CLI_EXIT_OK;
-}
-
-static int transfer_suspend(int argc, char **argv, struct tsr_cli *cli)
-{
-    return transfer_change(argc, argv, cli, "suspend", true);
-}
-
-static int transfer_resume(int argc, char **argv, struct tsr_cli *cli)
-{
-    return transfer_change(argc, argv, cli, "resume", false);
-}
-
-static int transfer_terminate(int argc, char **argv, struct tsr_cli *cli)
-{
-    return transfer_change(argc, argv, cli, "terminate", true);
-}
+static const struct tsr_cli_resource_action suspend = {&transfers, "suspend", true};
+static const struct tsr_cli_resource_action resume = {&transfers, "resume", false};
+static const struct tsr_cli_resource_action terminate = {&transfers, "terminate", true};
 
 static const struct tsr_cmd_entry ls_entry = {
     .name = "ls",
@@ -286,7 +166,8 @@ static const struct tsr_cmd_entry ls_entry = {
             "                      COMPLETED, TERMINATED)\n"
             "  -r, --role ROLE     only those where this connector is provider or consumer\n"
             "With --json: {\"items\": [...]}.",
-    .exec = transfer_ls,
+    .exec = tsr_cli_resource_ls,
+    .arg = &transfers,
 };
 
 static const struct tsr_cmd_entry show_entry = {
@@ -294,7 +175,8 @@ static const struct tsr_cmd_entry show_entry = {
     .alias = NULL,
     .usage = "ID",
     .help = "Show one transfer: its state, bytes moved, destination and digest.",
-    .exec = transfer_show,
+    .exec = tsr_cli_resource_show,
+    .arg = &transfers,
 };
 
 static const struct tsr_cmd_entry suspend_entry = {
@@ -303,7 +185,8 @@ static const struct tsr_cmd_entry suspend_entry = {
     .usage = "ID [--reason TEXT]",
     .help = "Suspend a started transfer; the peer is told.\n"
             "  -r, --reason TEXT   why, sent to the peer",
-    .exec = transfer_suspend,
+    .exec = tsr_cli_resource_action,
+    .arg = &suspend,
 };
 
 static const struct tsr_cmd_entry resume_entry = {
@@ -311,7 +194,8 @@ static const struct tsr_cmd_entry resume_entry = {
     .alias = NULL,
     .usage = "ID",
     .help = "Resume a suspended transfer.",
-    .exec = transfer_resume,
+    .exec = tsr_cli_resource_action,
+    .arg = &resume,
 };
 
 static const struct tsr_cmd_entry terminate_entry = {
@@ -320,7 +204,8 @@ static const struct tsr_cmd_entry terminate_entry = {
     .usage = "ID [--reason TEXT]",
     .help = "Terminate a transfer for good; the peer is told.\n"
             "  -r, --reason TEXT   why, sent to the peer",
-    .exec = transfer_terminate,
+    .exec = tsr_cli_resource_action,
+    .arg = &terminate,
 };
 
 static const struct tsr_cmd_entry *const subcommands[] = {

@@ -441,6 +441,11 @@ static int run_entry(struct tsr_cli *cli, const struct tsr_cmd_entry *e, int arg
     return rc;
 }
 
+const void *tsr_cli_cmd_arg(const struct tsr_cli *cli)
+{
+    return cli->cmd != NULL ? cli->cmd->arg : NULL;
+}
+
 int tsr_cli_dispatch(struct tsr_cli *cli, const struct tsr_cmd_entry *const *table, size_t n,
                      int argc, char **argv)
 {
