@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "lib/buf.h"
+#include "lib/crypto.h"
 #include "lib/json.h"
 #include "lib/mem.h"
 
@@ -412,95 +413,19 @@ int tsr_json_dumps(const json_t *j, size_t flags, size_t max, char **out, size_t
     return *out == NULL ? TSR_ENOMEM : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Make a rename in path's directory durable.  Best effort: not every file system can. */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-
-    if (slash == NULL)
-        dir = tsr_strdup(".");
-    else if (slash == path)
-        dir = tsr_strdup("/");
-    else
-        dir = tsr_strndup(path, (size_t)(slash - path));
-    if (dir == NULL)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    tsr_free(dir);
-}
-
 int tsr_json_write_file(const char *path, const json_t *j, struct tsr_diag *d)
 {
-    struct tsr_buf name;
     char *text = NULL;
     size_t len = 0;
-    int fd = -1;
-    bool tmp_made = false;
     int rc;
 
-    tsr_buf_init(&name, PATH_MAX);
     rc = tsr_json_dumps(j, JSON_INDENT(2), WRITE_FILE_MAX - 1, &text, &len);
-    if (rc != 0) {
-        tsr_diag_set(d, rc, "%s: cannot serialise JSON: %s", path, tsr_strerror(rc));
-        goto out;
-    }
+    if (rc != 0)
+        return tsr_diag_set(d, rc, "%s: cannot serialise JSON: %s", path, tsr_strerror(rc));
     text[len] = '\n'; /* replaces the NUL; the length is tracked */
-    rc = tsr_buf_addf(&name, "%s.tmp.XXXXXX", path);
-    if (rc != 0) {
-        tsr_diag_set(d, rc, "%s: path too long", path);
-        goto out;
-    }
-    fd = mkostemp(name.data, O_CLOEXEC);
-    if (fd < 0) {
-        rc = tsr_diag_set(d, TSR_EIO, "%s: cannot create a temporary file: %s", path,
-                          strerror(errno));
-        goto out;
-    }
-    tmp_made = true;
-    if (write_all(fd, text, len + 1) != 0 || fsync(fd) != 0) {
-        rc = tsr_diag_set(d, TSR_EIO, "%s: write failed: %s", name.data, strerror(errno));
-        goto out;
-    }
-    int crc = close(fd);
-    fd = -1;
-    if (crc != 0) {
-        rc = tsr_diag_set(d, TSR_EIO, "%s: close failed: %s", name.data, strerror(errno));
-        goto out;
-    }
-    if (rename(name.data, path) != 0) {
-        rc = tsr_diag_set(d, TSR_EIO, "%s: rename failed: %s", path, strerror(errno));
-        goto out;
-    }
-    tmp_made = false;
-    sync_dir(path);
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (tmp_made)
-        unlink(name.data);
+    /* The one atomic writer (temporary file, fsync, rename, fsync of the folder). */
+    rc = tsr_crypto_write_file(path, text, len + 1, 0600, d);
     tsr_free(text);
-    tsr_buf_cleanup(&name);
     return rc;
 }
 
