@@ -780,15 +780,6 @@ out:
 
 /* The second half: doc is the issuer's checked DID document. */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* The key for jwk, parsed once; *out is borrowed from the cache. */
 static int cached_key(struct tsr_identity *id, const json_t *jwk, const struct tsr_key **out,
                       struct tsr_diag *d)
@@ -799,7 +790,7 @@ static int cached_key(struct tsr_identity *id, const json_t *jwk, const struct t
 
     if (text == NULL)
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
-    uint64_t h = fnv1a(text);
+    uint64_t h = tsr_str_hash(text, NULL);
     for (size_t i = 0; i < KEY_CACHE_SIZE; i++) {
         struct key_entry *e = &id->keys[i];
         if (e->jwk != NULL && e->hash == h && strcmp(e->jwk, text) == 0) {

@@ -17,6 +17,7 @@
 #include "contracts/odrl_int.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "lib/str.h"
 #include "lib/time.h"
 
 /* ------------------------------------------------------------ actions */
@@ -1417,18 +1418,6 @@ struct tsr_odrl_cache {
     struct cache_ent *head, *tail;
 };
 
-/* FNV-1a: ids are chosen by peers, but a bucket chain costs only time, and max bounds it. */
-static size_t hash_id(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return (size_t)h;
-}
-
 struct tsr_odrl_cache *tsr_odrl_cache_new(size_t max)
 {
     struct tsr_odrl_cache *c;
@@ -1477,7 +1466,7 @@ static void lru_push_front(struct tsr_odrl_cache *c, struct cache_ent *e)
 
 static struct cache_ent **find_slot(struct tsr_odrl_cache *c, const char *id)
 {
-    struct cache_ent **pp = &c->tab[hash_id(id) & (c->nbuckets - 1)];
+    struct cache_ent **pp = &c->tab[(size_t)tsr_str_hash(id, NULL) & (c->nbuckets - 1)];
 
     while (*pp != NULL && strcmp((*pp)->id, id) != 0)
         pp = &(*pp)->hnext;

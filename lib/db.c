@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "lib/db.h"
+#include "lib/str.h"
 #include "lib/mem.h"
 
 struct stmt_ent {
@@ -213,20 +214,6 @@ void tsr_db_close(struct tsr_db *db)
     tsr_free(db);
 }
 
-/* FNV-1a; only used to skip string compares, not for security. */
-static uint64_t hash_sql(const char *s, size_t *len)
-{
-    uint64_t h = 14695981039346656037ULL;
-    const char *p = s;
-
-    for (; *p != '\0'; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
-    *len = (size_t)(p - s);
-    return h;
-}
-
 /* Free a cache slot for a new statement: the least recently used idle one. */
 static int make_room(struct tsr_db *db, struct tsr_diag *d)
 {
@@ -270,7 +257,7 @@ int tsr_db_prepare(struct tsr_db *db, const char *sql, sqlite3_stmt **out, struc
     int rc;
 
     *out = NULL;
-    e.hash = hash_sql(sql, &e.len);
+    e.hash = tsr_str_hash(sql, &e.len);
     for (size_t i = 0; i < db->ncache; i++) {
         struct stmt_ent *c = &db->cache[i];
         if (c->hash == e.hash && c->len == e.len && memcmp(c->sql, sql, e.len) == 0) {

@@ -186,6 +186,18 @@ bool tsr_str_is_printable(const char *p, size_t n)
     return true;
 }
 
+uint64_t tsr_str_hash(const char *s, size_t *len)
+{
+    uint64_t h = 14695981039346656037ULL; /* the 64-bit FNV offset basis */
+    const char *p = s;
+
+    for (; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    if (len != NULL)
+        *len = (size_t)(p - s);
+    return h;
+}
+
 char *tsr_str_trim(char *s)
 {
     size_t len = strlen(s);

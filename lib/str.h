@@ -48,6 +48,12 @@ bool tsr_str_endswith(const char *s, const char *suffix);
 /* True when the n bytes at p are all printable ASCII (0x20..0x7e). */
 bool tsr_str_is_printable(const char *p, size_t n);
 
+/*
+ * FNV-1a hash of a NUL-terminated string (*len, when not NULL, gets its
+ * length).  For hash tables and skipping compares only: not for security.
+ */
+uint64_t tsr_str_hash(const char *s, size_t *len);
+
 /* Remove leading and trailing ASCII white space in place; returns s. */
 char *tsr_str_trim(char *s);
 

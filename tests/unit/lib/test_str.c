@@ -83,6 +83,19 @@ static void test_bool_and_strings(void **state)
     assert_false(tsr_str_is_printable("a\nb", 3));
 }
 
+/* Published FNV-1a 64-bit values (draft-eastlake-fnv test vectors). */
+static void test_hash(void **state)
+{
+    size_t len = 99;
+
+    (void)state;
+    assert_true(tsr_str_hash("", &len) == 0xcbf29ce484222325ULL);
+    assert_int_equal(len, 0);
+    assert_true(tsr_str_hash("a", NULL) == 0xaf63dc4c8601ec8cULL);
+    assert_true(tsr_str_hash("foobar", &len) == 0x85944171f73967e8ULL);
+    assert_int_equal(len, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_bool_and_strings),
+        cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
