@@ -568,7 +568,8 @@ static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct
     struct tsr_dsp_dataset_in *ds = NULL;
     json_t **policies = NULL;
     struct tsr_store_asset **assets = NULL;
-    char **kwstore = NULL;
+    json_t **kwjson = NULL;       /* per dataset: the asset's keywords, parsed */
+    const char ***kwv = NULL;     /* per dataset: borrowed strings from kwjson */
     size_t nds = 0;
     json_t *out = NULL;
     static const char *const formats[] = {"HttpData-PULL"};
@@ -582,7 +583,9 @@ static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct
     ds = tsr_calloc(noffers + 1, sizeof(*ds));
     policies = tsr_calloc(noffers + 1, sizeof(*policies));
     assets = tsr_calloc(noffers + 1, sizeof(*assets));
-    if (ds == NULL || policies == NULL || assets == NULL)
+    kwjson = tsr_calloc(noffers + 1, sizeof(*kwjson));
+    kwv = tsr_calloc(noffers + 1, sizeof(*kwv));
+    if (ds == NULL || policies == NULL || assets == NULL || kwjson == NULL || kwv == NULL)
         goto out;
     for (size_t i = 0; i < noffers; i++) {
         const struct tsr_store_offer *o = &offers[i];
@@ -616,6 +619,23 @@ static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct
             ds[nds].id = a->id;
             ds[nds].title = a->title;
             ds[nds].description = a->description;
+            /* Keywords are stored as a JSON array of strings (checked on input). */
+            kwjson[nds] = a->keywords != NULL ? json_loads(a->keywords, 0, NULL) : NULL;
+            size_t nkw = json_array_size(kwjson[nds]);
+            if (nkw > 0) {
+                kwv[nds] = tsr_calloc(nkw, sizeof(char *));
+                if (kwv[nds] == NULL) {
+                    json_decref(kwjson[nds]);
+                    tsr_store_asset_free(a);
+                    goto out;
+                }
+                for (size_t j = 0; j < nkw; j++) {
+                    const char *kw = json_string_value(json_array_get(kwjson[nds], j));
+                    if (kw != NULL)
+                        kwv[nds][ds[nds].n_keywords++] = kw;
+                }
+                ds[nds].keywords = kwv[nds];
+            }
             ds[nds].formats = formats;
             ds[nds].n_formats = 1;
             ds[nds].offers = tsr_calloc(noffers, sizeof(json_t *));
@@ -644,8 +664,11 @@ out:
     for (size_t k = 0; k < nds; k++) {
         tsr_free((void *)ds[k].offers);
         tsr_store_asset_free(assets[k]);
+        tsr_free(kwv[k]);
+        json_decref(kwjson[k]);
     }
-    tsr_free(kwstore);
+    tsr_free(kwv);
+    tsr_free(kwjson);
     tsr_free(ds);
     tsr_free(policies);
     tsr_free(assets);

@@ -45,7 +45,7 @@ CT="$TESSERA -C $CONS --json"
 head -c 2500000 /dev/urandom >"$T_DIR/readings.bin"
 printf '{"@type":"Set","permission":[{"action":"use"}]}\n' >"$T_DIR/policy.json"
 $PT asset add sensor --file "$T_DIR/readings.bin" --title "Sensor readings" \
-    --media-type application/octet-stream >/dev/null
+    --keyword sensors --keyword press-line --media-type application/octet-stream >/dev/null
 t_check $? "provider: asset add"
 $PT policy add use-only "$T_DIR/policy.json" >/dev/null; t_check $? "provider: policy add"
 $PT offer add sensor-offer --asset sensor --policy use-only >/dev/null; t_check $? "provider: offer add"
@@ -54,6 +54,8 @@ $PT offer add sensor-offer --asset sensor --policy use-only >/dev/null; t_check 
 $CT catalog fetch "$PURL" >"$T_DIR/catalog.json"; t_check $? "consumer: catalog fetch"
 got=$(jget '[o["@id"] for d in (d["dataset"] if isinstance(d["dataset"], list) else [d["dataset"]]) if d["@id"] == "sensor" for o in d["hasPolicy"]]' <"$T_DIR/catalog.json")
 t_eq "$got" "['sensor-offer']" "the catalog lists the offer on dataset sensor"
+got=$(jget '[d.get("dcat:keyword") for d in (d["dataset"] if isinstance(d["dataset"], list) else [d["dataset"]]) if d["@id"] == "sensor"]' <"$T_DIR/catalog.json")
+t_eq "$got" "[['sensors', 'press-line']]" "the dataset carries the asset's keywords"
 
 $CT negotiate "$PURL" sensor-offer --wait >"$T_DIR/neg.json"; t_check $? "consumer: negotiate --wait"
 NEG=$(jget 'd["id"]' <"$T_DIR/neg.json")
