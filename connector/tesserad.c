@@ -67,7 +67,6 @@ struct daemon {
     struct event *sig_term, *sig_int, *sig_hup;
     struct event *housekeeping;  /* periodic: purge expired token ids */
     int lock_fd;
-    time_t started;
     int draining;           /* servers still draining */
     const char *debug_override;
 };
@@ -473,7 +472,6 @@ int main(int argc, char **argv)
     event_add(dm.sig_term, NULL);
     event_add(dm.sig_int, NULL);
     event_add(dm.sig_hup, NULL);
-    dm.started = time(NULL);
     tsr_log_info(TSR_LC_MAIN, "tesserad %s: %s (%s)", PACKAGE_VERSION, dm.conf.did, dm.conf.name);
     tsr_log_info(TSR_LC_MAIN, "protocol port %s:%lld (%s), public URL %s", dm.conf.listen,
                  dm.conf.port, dm.conf.tls ? "TLS and cleartext; h2 and http/1.1" : "cleartext",
