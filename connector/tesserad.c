@@ -2,8 +2,10 @@
  * connector/tesserad.c: the connector daemon's main(): options,
  * configuration, the one event loop, the protocol and management ports,
  * signals (SIGTERM/SIGINT drain and stop, SIGHUP reloads a valid
- * configuration), and the routes that exist so far: GET /health and the
- * participant's did:web document.
+ * configuration), and the wiring: the store, the HTTP client, DID
+ * resolution, identity, the DSP engine (connector/dsp.c) and the
+ * management API (connector/mgmt.c).  It serves only GET /health and the
+ * participant's did:web document itself.
  *
  * tesserad never forks: it runs in the foreground under systemd
  * (Type=notify, through $NOTIFY_SOCKET, without linking libsystemd), a
