@@ -169,6 +169,21 @@ b_children() {
     done
 }
 
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks.
+cpu_ticks() {
+    # The command name (field 2) may hold spaces: count from after it.
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# cpu_busy: "BUSY TOTAL" clock ticks of the whole machine so far (every CPU;
+# busy = all but idle and iowait), to tell how much of it other processes
+# took during a run: numbers from a shared machine mean little otherwise.
+cpu_busy() {
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i
+        print t - $5 - $6, t; exit }' /proc/stat
+}
+
 # b_cpus: number of online CPUs.
 b_cpus() {
     getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1
@@ -268,4 +283,69 @@ b_nginx_stop() {
         kill -KILL "$_w" 2>/dev/null
     fi
     B_NGINX_PID=""
+}
+
+# ---------------------------------------------------------------- participants
+
+# b_programs: set TESSERAD and TESSERA (unless set) from $B_BUILDDIR, or die.
+b_programs() {
+    TESSERAD=${TESSERAD:-}
+    TESSERA=${TESSERA:-}
+    for _d in "$B_BUILDDIR" "$B_BUILDDIR/connector"; do
+        [ -z "$TESSERAD" ] && [ -x "$_d/tesserad" ] && TESSERAD=$_d/tesserad
+        [ -z "$TESSERA" ] && [ -x "$_d/tessera" ] && TESSERA=$_d/tessera
+    done
+    [ -n "$TESSERAD" ] || b_die "no tesserad in $B_BUILDDIR (build it, or set TESSERA_BUILDDIR)"
+    [ -n "$TESSERA" ] || b_die "no tessera in $B_BUILDDIR (build it, or set TESSERA_BUILDDIR)"
+}
+
+# conf_key FILE KEY: the value of KEY in a tessera.conf (first match).
+conf_key() {
+    awk -v k="$2" '$0 ~ "^[ \t]*" k "[ \t]*=" { sub(/^[^=]*=[ \t]*/, ""); sub(/[ \t]*$/, "");
+        print; exit }' "$1"
+}
+
+# start_participant NAME PIN: a participant in $B_DIR/NAME (tessera init with the CA in
+# $B_DIR/ca, which must exist; $TESSERA and $TESSERAD set), started under PIN; sets
+# S_PID, S_PORT (protocol), S_MPORT (management), S_KEY (API key).
+start_participant() {
+    _try=0
+    while :; do
+        _try=$((_try + 1))
+        S_PORT=$(b_free_port)
+        S_MPORT=$(b_free_port)
+        [ "$S_PORT" != "$S_MPORT" ] || continue
+        rm -rf "${B_DIR:?}/$1"
+        "$TESSERA" init "$B_DIR/$1" --ca "$B_DIR/ca" --host 127.0.0.1 --port "$S_PORT" \
+            --mgmt-port "$S_MPORT" >"$B_DIR/$1.init" 2>&1 ||
+            { cat "$B_DIR/$1.init" >&2; b_die "tessera init $1 failed"; }
+        TESSERA_SERVER_LISTEN=127.0.0.1 TESSERA_LOG_LEVEL=${TESSERA_LOG_LEVEL:-warn} \
+            $2 "$TESSERAD" -c "$B_DIR/$1/tessera.conf" -f >"$B_DIR/$1.log" 2>&1 &
+        S_PID=$!
+        b_track "$S_PID"
+        if b_wait_listen "$S_PORT" "$S_PID" 20 && b_wait_listen "$S_MPORT" "$S_PID" 20; then
+            break
+        fi
+        b_stop "$S_PID"
+        b_untrack "$S_PID"
+        if [ $_try -ge 3 ] || ! grep -qi 'in use' "$B_DIR/$1.log"; then
+            cat "$B_DIR/$1.log" >&2
+            b_die "tesserad ($1) did not start"
+        fi
+    done
+    S_KEY=$(conf_key "$B_DIR/$1/tessera.conf" api_key)
+    [ -n "$S_KEY" ] || b_die "no management api_key in $B_DIR/$1/tessera.conf"
+}
+
+# api PORT KEY METHOD PATH [BODY]: one management API call; prints the
+# status code and leaves the body in $B_DIR/api.out.
+api() {
+    if [ $# -ge 5 ]; then
+        "${CURL:-curl}" -s --max-time 10 -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
+            -H "X-Api-Key: $2" -H 'Content-Type: application/json' --data-binary "$5" \
+            "http://127.0.0.1:$1/api/v1$4"
+    else
+        "${CURL:-curl}" -s --max-time 10 -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
+            -H "X-Api-Key: $2" "http://127.0.0.1:$1/api/v1$4"
+    fi
 }
