@@ -45,6 +45,10 @@ struct tsr_client_xfer {
     void *arg;
     tsr_client_write_fn write_cb;
     void *write_arg;
+    tsr_client_head_fn head_cb;
+    tsr_client_read_fn read_cb;
+    void *read_arg;
+    bool head_done;    /* head_cb ran (or had no reason to) */
     uint64_t max_body; /* 0: no limit */
     uint64_t received;
     int abort_rc;      /* why one of our curl callbacks stopped the transfer */
@@ -244,23 +248,58 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
         return 0;
     if (x->max_body > 0 && (uint64_t)n > x->max_body - x->received)
         return xfer_abort(x, TSR_ELIMIT, "response body larger than the limit");
-    x->received += n;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     /* A sink only gets success bodies; error bodies stay readable in resp->body. */
     if (x->write_cb != NULL && status >= 200 && status < 300) {
+        int rc = 0;
         x->c->in_curl++;
-        int rc = x->write_cb(x->write_arg, ptr, n);
-        x->c->in_curl--;
-        if (rc != 0) {
-            return xfer_abort(x, rc < 0 ? rc : TSR_EIO, "the body sink refused the data");
+        if (!x->head_done) {
+            x->head_done = true;
+            x->resp.status = (int)status;
+            if (x->head_cb != NULL)
+                rc = x->head_cb(x->write_arg, &x->resp);
         }
-        return x->cancelled ? 0 : n;
+        if (rc == 0 && !x->cancelled)
+            rc = x->write_cb(x->write_arg, ptr, n);
+        x->c->in_curl--;
+        if (x->cancelled)
+            return 0;
+        if (rc == TSR_CLIENT_PAUSE)
+            return CURL_WRITEFUNC_PAUSE; /* libcurl keeps the piece for later */
+        if (rc != 0)
+            return xfer_abort(x, rc < 0 ? rc : TSR_EIO, "the body sink refused the data");
+        x->received += n;
+        return n;
     }
+    x->received += n;
     int rc = tsr_buf_add(&x->resp.body, ptr, n);
     if (rc == TSR_ELIMIT)
         return xfer_abort(x, rc, "response body larger than the limit");
     if (rc != 0)
         return xfer_abort(x, rc, "out of memory buffering the body");
+    return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct tsr_client_xfer *x = ud;
+    size_t cap = size * nitems, n = 0;
+
+    if (x->cancelled)
+        return CURL_READFUNC_ABORT;
+    x->c->in_curl++;
+    int rc = x->read_cb(x->read_arg, buf, cap, &n);
+    x->c->in_curl--;
+    if (x->cancelled)
+        return CURL_READFUNC_ABORT;
+    if (rc == TSR_CLIENT_PAUSE)
+        return CURL_READFUNC_PAUSE;
+    if (rc == 0 && n > cap)
+        rc = TSR_EINTERNAL;
+    if (rc != 0) {
+        xfer_abort(x, rc < 0 ? rc : TSR_EIO, "the body source failed");
+        return CURL_READFUNC_ABORT;
+    }
     return n;
 }
 
@@ -481,6 +520,16 @@ void tsr_client_cancel(struct tsr_client_xfer *x)
     xfer_drop(x);
 }
 
+int tsr_client_resume(struct tsr_client_xfer *x)
+{
+    if (x == NULL || x->cancelled)
+        return TSR_EINVAL;
+    /* libcurl may hand the kept piece to the sink from inside this call. */
+    if (curl_easy_pause(x->easy, CURLPAUSE_CONT) != CURLE_OK)
+        return TSR_EINTERNAL;
+    return 0;
+}
+
 size_t tsr_client_pending(const struct tsr_client *c)
 {
     return c == NULL ? 0 : c->nxfers;
@@ -575,6 +624,12 @@ static int check_req(const struct tsr_client_req *req, bool *https, struct tsr_d
     }
     if (req->body == NULL && req->body_len > 0)
         return tsr_diag_set(d, TSR_EINVAL, "request body length without a body");
+    if (req->read_cb != NULL &&
+        (req->body_len > 0 || (req->method != NULL && (strcmp(req->method, "GET") == 0 ||
+                                                       strcmp(req->method, "HEAD") == 0))))
+        return tsr_diag_set(d, TSR_EINVAL, "a streamed body with a buffered one or on a GET");
+    if (req->head_cb != NULL && req->write_cb == NULL)
+        return tsr_diag_set(d, TSR_EINVAL, "a head callback needs a body sink");
     return 0;
 }
 
@@ -627,8 +682,8 @@ int tsr_client_request(struct tsr_client *c, const struct tsr_client_req *req,
 
     const char *method = req->method;
     if (method == NULL)
-        method = req->body_len > 0 ? "POST" : "GET";
-    bool sends_body = req->body_len > 0 || strcmp(method, "POST") == 0 ||
+        method = req->body_len > 0 || req->read_cb != NULL ? "POST" : "GET";
+    bool sends_body = req->body_len > 0 || req->read_cb != NULL || strcmp(method, "POST") == 0 ||
                       strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 
     rc = TSR_ENOMEM;
@@ -640,6 +695,9 @@ int tsr_client_request(struct tsr_client *c, const struct tsr_client_req *req,
     x->arg = arg;
     x->write_cb = req->write_cb;
     x->write_arg = req->write_arg;
+    x->head_cb = req->head_cb;
+    x->read_cb = req->read_cb;
+    x->read_arg = req->read_arg;
     tsr_client_resp_init(&x->resp);
     x->resp.body.max = c->max_body;
     if (req->max_body > 0)
@@ -712,7 +770,16 @@ int tsr_client_request(struct tsr_client *c, const struct tsr_client_req *req,
     SETOPT(CURLOPT_WRITEDATA, (void *)x);
     if (x->max_body > 0 && x->max_body <= INT64_MAX)
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
-    if (sends_body) {
+    if (req->read_cb != NULL) {
+        curl_off_t size = req->body_size >= 0 ? (curl_off_t)req->body_size : -1;
+        SETOPT(CURLOPT_READFUNCTION, on_read);
+        SETOPT(CURLOPT_READDATA, (void *)x);
+        /* libcurl's POST mode sends an unknown size chunked over HTTP/1.1 by itself. */
+        SETOPT(CURLOPT_POST, 1L);
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, size);
+        if (strcmp(method, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, method);
+    } else if (sends_body) {
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SETOPT(CURLOPT_COPYPOSTFIELDS, req->body_len > 0 ? (const char *)req->body : "");
         if (strcmp(method, "POST") != 0)

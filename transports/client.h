@@ -30,6 +30,7 @@
 
 struct event_base;
 struct tsr_client;
+struct tsr_client_resp;
 struct tsr_client_xfer;
 
 /* Default limits, used when the matching option is 0. */
@@ -60,13 +61,39 @@ struct tsr_client_opts {
 };
 
 /*
+ * Returned by a sink or a source to pause its request until
+ * tsr_client_resume(): a sink gets the same piece again afterwards.
+ */
+#define TSR_CLIENT_PAUSE 1
+
+/*
  * A streaming body sink: called with each piece of a 2xx response body, in
- * order.  Returns 0 to go on or a negative TSR_E* code, which aborts the
- * request and becomes resp->rc.  It runs inside libcurl: it must not call
- * tsr_client_request() or tsr_client_free() (tsr_client_cancel() of its own
- * request is allowed; returning an error is the better way to stop).
+ * order.  Returns 0 to go on, TSR_CLIENT_PAUSE (it did not take the piece:
+ * back-pressure), or a negative TSR_E* code, which aborts the request and
+ * becomes resp->rc.  It runs inside libcurl: it must not call
+ * tsr_client_request(), tsr_client_resume() or tsr_client_free()
+ * (tsr_client_cancel() of its own request is allowed; returning an error
+ * is the better way to stop).
  */
 typedef int (*tsr_client_write_fn)(void *arg, const void *data, size_t len);
+
+/*
+ * Called once, with the sink's argument, when a 2xx response's head is
+ * complete and before the first piece of its body reaches the sink (not
+ * at all when the body is empty): the place to check a Content-Range or a
+ * Repr-Digest before accepting bytes.  resp holds the status and headers
+ * (tsr_client_resp_header) so far.  Returns 0 or a negative TSR_E* code
+ * that aborts the request.  Same rules as the sink.
+ */
+typedef int (*tsr_client_head_fn)(void *arg, const struct tsr_client_resp *resp);
+
+/*
+ * A streaming request body: copy up to len bytes into buf, set *n to how
+ * many (0: the end) and return 0; or return TSR_CLIENT_PAUSE when nothing
+ * is ready yet (call tsr_client_resume() when it is), or a negative TSR_E*
+ * code to abort the request.  Same rules as the sink.
+ */
+typedef int (*tsr_client_read_fn)(void *arg, void *buf, size_t len, size_t *n);
 
 /* Request flags (tsr_client_req.flags). */
 enum tsr_client_req_flag {
@@ -84,6 +111,14 @@ struct tsr_client_req {
     size_t body_len;
     tsr_client_write_fn write_cb; /* NULL: buffer the body into resp->body */
     void *write_arg;
+    tsr_client_head_fn head_cb;   /* NULL: none; called with write_arg (needs write_cb) */
+    /*
+     * A streamed request body instead of body/body_len (PUT, POST, PATCH),
+     * body_size bytes long; -1: unknown (HTTP/1.1 then sends it chunked).
+     */
+    tsr_client_read_fn read_cb;
+    void *read_arg;
+    int64_t body_size;
     unsigned flags;               /* enum tsr_client_req_flag bits */
     long timeout_ms;              /* 0: the client's; < 0: no total timeout (streams) */
     /*
@@ -147,6 +182,13 @@ int tsr_client_request(struct tsr_client *c, const struct tsr_client_req *req,
  * xfer may be NULL.
  */
 void tsr_client_cancel(struct tsr_client_xfer *xfer);
+
+/*
+ * Let a request paused by its sink or source go on.  Call it from the
+ * event loop, not from inside one of the request's own callbacks.  Returns
+ * 0, or TSR_EINTERNAL when libcurl refuses (the request then fails).
+ */
+int tsr_client_resume(struct tsr_client_xfer *xfer);
 
 /* Number of requests in flight (started, callback not yet called). */
 size_t tsr_client_pending(const struct tsr_client *c);

@@ -238,6 +238,57 @@ static size_t content_length(const char *head)
     return 0;
 }
 
+static bool is_chunked(const char *head)
+{
+    return strcasestr(head, "\r\nTransfer-Encoding: chunked") != NULL;
+}
+
+/* Read until buf holds at least need bytes (need <= cap). */
+static bool fill(struct io *io, char *buf, size_t *have, size_t need, size_t cap)
+{
+    if (need > cap)
+        return false;
+    while (*have < need) {
+        ssize_t r = io_read(io, buf + *have, cap - *have);
+        if (r <= 0)
+            return false;
+        *have += (size_t)r;
+    }
+    return true;
+}
+
+/*
+ * Decode a chunked request body that starts at buf[*pos] (no trailers),
+ * moving the data to the front of the body area in place; *pos ends after
+ * the last chunk, *blen is the body length.
+ */
+static bool dechunk(struct io *io, char *buf, size_t *have, size_t cap, size_t *pos,
+                    size_t *blen)
+{
+    size_t out = *pos;
+
+    *blen = 0;
+    for (;;) {
+        char *eol;
+        buf[*have] = '\0';
+        while ((eol = strstr(buf + *pos, "\r\n")) == NULL) {
+            if (*have >= cap || !fill(io, buf, have, *have + 1, cap))
+                return false;
+            buf[*have] = '\0';
+        }
+        size_t n = (size_t)strtoul(buf + *pos, NULL, 16);
+        *pos = (size_t)(eol - buf) + 2;
+        if (!fill(io, buf, have, *pos + n + 2, cap))
+            return false;
+        memmove(buf + out, buf + *pos, n);
+        out += n;
+        *blen += n;
+        *pos += n + 2;
+        if (n == 0)
+            return true;
+    }
+}
+
 static void serve(struct stub_server *s, struct io *io)
 {
     char *buf = tsr_malloc(HEAD_MAX + BODY_MAX + 1);
@@ -259,26 +310,29 @@ static void serve(struct stub_server *s, struct io *io)
         }
         size_t head_len = (size_t)(end - buf) + 4;
         end[2] = '\0';
-        size_t blen = content_length(buf);
+        size_t blen = content_length(buf), used;
         if (blen > BODY_MAX)
             goto out;
         pthread_mutex_lock(&s->mu);
         snprintf(s->last_head, sizeof(s->last_head), "%s", buf);
         pthread_mutex_unlock(&s->mu);
-        while (have < head_len + blen) {
-            ssize_t r = io_read(io, buf + have, head_len + blen - have);
-            if (r <= 0)
-                goto out;
-            have += (size_t)r;
-        }
         char target[2048];
         if (sscanf(buf, "%*s %2047s", target) != 1)
             goto out;
         bool close_after = strcasestr(buf, "\r\nConnection: close") != NULL;
+        if (is_chunked(buf)) {
+            used = head_len;
+            if (!dechunk(io, buf, &have, HEAD_MAX + BODY_MAX, &used, &blen))
+                goto out;
+        } else {
+            used = head_len + blen;
+            if (!fill(io, buf, &have, used, HEAD_MAX + BODY_MAX))
+                goto out;
+        }
         if (answer(s, io, target, buf + head_len, blen) != 0 || close_after)
             goto out;
-        memmove(buf, buf + head_len + blen, have - head_len - blen);
-        have -= head_len + blen;
+        memmove(buf, buf + used, have - used);
+        have -= used;
     }
 out:
     tsr_free(buf);

@@ -2,7 +2,9 @@
  * tests/unit/transports/test_client.c: the libcurl/libevent HTTP client
  * against an in-test HTTP/1.1 server (plain and TLS): bodies, status
  * pass-through, limits, timeouts, refused connections, concurrency,
- * streaming sinks, cancellation, and certificate verification.
+ * streaming sinks with back-pressure (pause/resume, HTTP/1.1 and h2), the
+ * head callback, streamed uploads, cancellation, and certificate
+ * verification.
  */
 #include "lib/tsr.h"
 
@@ -851,6 +853,238 @@ static void test_h2_prior_knowledge(void **state)
     stub_server_stop(srv);
 }
 
+/* ------------------------------------------------ back-pressure and uploads */
+
+/* A sink that pauses its request every few pieces; a loop timer resumes it. */
+struct pausing {
+    struct sink sink;
+    struct tsr_client_xfer *xfer;
+    struct event *ev;
+    unsigned pieces;
+    unsigned pauses;
+    bool paused;
+    int head_calls;
+    int head_status;
+    char head_len[32];
+    int head_rc; /* what the head callback returns */
+};
+
+static int pausing_write(void *arg, const void *data, size_t len)
+{
+    struct pausing *p = arg;
+
+    assert_false(p->paused); /* nothing arrives while paused */
+    if (++p->pieces % 3 == 0) {
+        p->paused = true;
+        p->pauses++;
+        struct timeval tv = {0, 1000};
+        event_add(p->ev, &tv);
+        return TSR_CLIENT_PAUSE;
+    }
+    return sink_write(&p->sink, data, len);
+}
+
+static int pausing_head(void *arg, const struct tsr_client_resp *resp)
+{
+    struct pausing *p = arg;
+    const char *cl = tsr_client_resp_header(resp, "content-length");
+
+    p->head_calls++;
+    p->head_status = resp->status;
+    snprintf(p->head_len, sizeof(p->head_len), "%s", cl != NULL ? cl : "");
+    assert_int_equal(p->sink.got, 0); /* before any byte */
+    return p->head_rc;
+}
+
+static void on_resume(evutil_socket_t fd, short ev, void *arg)
+{
+    struct pausing *p = arg;
+
+    (void)fd;
+    (void)ev;
+    p->paused = false;
+    assert_int_equal(tsr_client_resume(p->xfer), 0);
+}
+
+static void run_pausing(struct event_base *base, struct tsr_client *client, const char *url,
+                        unsigned flags, struct pausing *p, struct result *r)
+{
+    struct tsr_client_req req = {.url = url, .write_cb = pausing_write, .write_arg = p,
+                                 .head_cb = pausing_head, .flags = flags, .timeout_ms = 20000};
+
+    p->ev = evtimer_new(base, on_resume, p);
+    assert_non_null(p->ev);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(tsr_client_request(client, &req, on_done, r, &p->xfer, NULL), 0);
+    run_until(base, &r->called, 1, 15000);
+    assert_int_equal(r->called, 1);
+    event_free(p->ev);
+}
+
+static void test_sink_pause_resume(void **state)
+{
+    struct fixture *f = *state;
+    struct pausing p = {0};
+    struct result r;
+    char url[300];
+
+    url_of(f, "/stream", url, sizeof(url));
+    run_pausing(f->base, f->client, url, 0, &p, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(p.sink.got, STREAM_LEN); /* every byte once, in order */
+    assert_false(p.sink.mismatch);
+    assert_true(p.pauses > 3);
+    assert_int_equal(p.head_calls, 1);
+    assert_int_equal(p.head_status, 200);
+    char want[32];
+    snprintf(want, sizeof(want), "%d", STREAM_LEN);
+    assert_string_equal(p.head_len, want);
+    result_cleanup(&r);
+
+    /* A head callback that refuses stops the request before the sink sees a byte. */
+    memset(&p, 0, sizeof(p));
+    p.head_rc = TSR_EPROTO;
+    run_pausing(f->base, f->client, url, 0, &p, &r);
+    assert_int_equal(r.rc, TSR_EPROTO);
+    assert_int_equal(p.head_calls, 1);
+    assert_int_equal(p.sink.got, 0);
+    result_cleanup(&r);
+}
+
+static void test_sink_pause_resume_h2(void **state)
+{
+    struct pausing p = {0};
+    struct result r;
+    char url[300];
+    struct event_base *base = event_base_new();
+    struct tsr_client *client = NULL;
+
+    (void)state;
+    assert_non_null(base);
+    struct stub_server *srv = stub_server_start_h2(routes, TSR_ARRAY_SIZE(routes), NULL);
+    assert_non_null(srv);
+    assert_int_equal(tsr_client_new(&client, base, NULL, NULL), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/stream", stub_server_port(srv));
+    run_pausing(base, client, url, TSR_CLIENT_H2_PRIOR_KNOWLEDGE, &p, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.version, TSR_CLIENT_HTTP_2);
+    assert_int_equal(p.sink.got, STREAM_LEN);
+    assert_false(p.sink.mismatch);
+    assert_true(p.pauses > 3);
+    result_cleanup(&r);
+    tsr_client_free(client);
+    stub_server_stop(srv);
+    event_base_free(base);
+}
+
+/* A streamed request body that is not always ready: the echo must match it. */
+struct source {
+    size_t len, sent, calls;
+    struct tsr_client_xfer *xfer;
+    struct event *ev;
+    bool paused;
+    int fail_at; /* fail on this call (0: never) */
+};
+
+static void on_source_ready(evutil_socket_t fd, short ev, void *arg)
+{
+    struct source *src = arg;
+
+    (void)fd;
+    (void)ev;
+    src->paused = false;
+    assert_int_equal(tsr_client_resume(src->xfer), 0);
+}
+
+static int source_read(void *arg, void *buf, size_t len, size_t *n)
+{
+    struct source *src = arg;
+    unsigned char *p = buf;
+
+    src->calls++;
+    if (src->fail_at > 0 && (int)src->calls == src->fail_at)
+        return TSR_EIO;
+    if (src->calls % 4 == 0) {
+        src->paused = true;
+        struct timeval tv = {0, 500};
+        event_add(src->ev, &tv);
+        return TSR_CLIENT_PAUSE;
+    }
+    size_t k = TSR_MIN(len, TSR_MIN(src->len - src->sent, (size_t)7000));
+    for (size_t i = 0; i < k; i++)
+        p[i] = stub_pattern_byte(src->sent + i);
+    src->sent += k;
+    *n = k;
+    return 0;
+}
+
+static void upload(struct fixture *f, const char *method, int64_t size, struct source *src,
+                   struct result *r)
+{
+    char url[300];
+    url_of(f, "/echo", url, sizeof(url));
+    struct tsr_client_req req = {.method = method, .url = url, .read_cb = source_read,
+                                 .read_arg = src, .body_size = size, .timeout_ms = 20000};
+
+    src->ev = evtimer_new(f->base, on_source_ready, src);
+    assert_non_null(src->ev);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(tsr_client_request(f->client, &req, on_done, r, &src->xfer, NULL), 0);
+    run_until(f->base, &r->called, 1, 15000);
+    assert_int_equal(r->called, 1);
+    event_free(src->ev);
+}
+
+static void test_streamed_upload(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+    const size_t len = 300000;
+
+    static const struct {
+        const char *method;
+        bool known_size;
+    } cases[] = {{"PUT", true}, {"POST", true}, {NULL, true}, {"PUT", false}, {"POST", false}};
+    for (size_t c = 0; c < TSR_ARRAY_SIZE(cases); c++) {
+        struct source src = {.len = len};
+        upload(f, cases[c].method, cases[c].known_size ? (int64_t)len : -1, &src, &r);
+        if (r.rc != 0 || r.status != 200 || r.len != len)
+            fail_msg("case %zu: rc %d status %d echoed %zu bytes (%s)", c, r.rc, r.status, r.len,
+                     r.diag);
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)r.body[i] != stub_pattern_byte(i))
+                fail_msg("case %zu: byte %zu differs", c, i);
+        assert_true(src.calls > 8); /* paused and resumed on the way */
+        char head[512];
+        stub_server_last_head(f->srv, head, sizeof(head));
+        const char *m = cases[c].method != NULL ? cases[c].method : "POST";
+        assert_memory_equal(head, m, strlen(m));
+        assert_true((strcasestr(head, "Transfer-Encoding: chunked") != NULL) ==
+                    !cases[c].known_size);
+        result_cleanup(&r);
+    }
+
+    /* A source error aborts the request with the source's code. */
+    struct source src = {.len = len, .fail_at = 3};
+    upload(f, "PUT", (int64_t)len, &src, &r);
+    assert_int_equal(r.rc, TSR_EIO);
+    result_cleanup(&r);
+
+    /* A streamed body on a GET, or beside a buffered one, is refused up front. */
+    char url[300];
+    url_of(f, "/echo", url, sizeof(url));
+    struct tsr_client_req bad = {.method = "GET", .url = url, .read_cb = source_read,
+                                 .read_arg = &src};
+    assert_int_equal(tsr_client_request(f->client, &bad, on_done, &r, NULL, NULL), TSR_EINVAL);
+    bad.method = "PUT";
+    bad.body = "x";
+    bad.body_len = 1;
+    assert_int_equal(tsr_client_request(f->client, &bad, on_done, &r, NULL, NULL), TSR_EINVAL);
+    struct tsr_client_req nosink = {.url = url, .head_cb = pausing_head};
+    assert_int_equal(tsr_client_request(f->client, &nosink, on_done, &r, NULL, NULL), TSR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -873,6 +1107,9 @@ int main(void)
         cmocka_unit_test(test_mutual_tls),
         cmocka_unit_test(test_h2_alpn_multiplexed),
         cmocka_unit_test(test_h2_prior_knowledge),
+        cmocka_unit_test_setup_teardown(test_sink_pause_resume, fixture_setup, fixture_teardown),
+        cmocka_unit_test(test_sink_pause_resume_h2),
+        cmocka_unit_test_setup_teardown(test_streamed_upload, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
