@@ -364,6 +364,12 @@ void tsr_http__h2_resume(struct tsr_http_req *req)
     nghttp2_session_resume_data(req->conn->h2, req->stream_id);
 }
 
+void tsr_http__h2_cancel(struct tsr_http_req *req)
+{
+    /* on_stream_close frees req (and closes its source) once the RST is out. */
+    nghttp2_submit_rst_stream(req->conn->h2, NGHTTP2_FLAG_NONE, req->stream_id, NGHTTP2_CANCEL);
+}
+
 void tsr_http__h2_timeout(struct tsr_http_conn *c)
 {
     bool waiting_for_peer = c->nstreams == 0 || c->out.len > c->out_off;

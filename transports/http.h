@@ -212,6 +212,15 @@ int tsr_http_respond_stream(struct tsr_http_req *req, int status,
 /* Tell the server a deferred stream source has data again. */
 void tsr_http_resume(struct tsr_http_req *req);
 
+/*
+ * Stop a streamed response now, whatever it is waiting for (a source, or
+ * a peer that does not read): HTTP/2 resets the stream (CANCEL), HTTP/1.1
+ * closes the connection, since only that tells the peer the body is
+ * incomplete.  The source's close() runs; req must not be used afterwards.
+ * Does nothing once the response was handed to the transport whole.
+ */
+void tsr_http_req_cancel(struct tsr_http_req *req);
+
 /* The reason phrase of a status code ("Not Found"). */
 const char *tsr_http_reason(int status);
 

@@ -185,6 +185,7 @@ void tsr_http__h2_fill(struct tsr_http_conn *c);
 int tsr_http__h2_respond(struct tsr_http_req *req, const struct tsr_http_header *hdrs,
                          size_t nhdrs);
 void tsr_http__h2_resume(struct tsr_http_req *req);
+void tsr_http__h2_cancel(struct tsr_http_req *req);
 void tsr_http__h2_timeout(struct tsr_http_conn *c);
 void tsr_http__h2_drain(struct tsr_http_conn *c);
 bool tsr_http__h2_finished(struct tsr_http_conn *c);

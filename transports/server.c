@@ -1220,6 +1220,20 @@ void tsr_http_resume(struct tsr_http_req *req)
     tsr_http__conn_pump(req->conn);
 }
 
+void tsr_http_req_cancel(struct tsr_http_req *req)
+{
+    struct tsr_http_conn *c = req->conn;
+
+    if (c == NULL || req->done)
+        return;
+    if (req->proto == TSR_HTTP_PROTO_2) {
+        tsr_http__h2_cancel(req);
+        tsr_http__conn_pump(c);
+    } else {
+        tsr_http__conn_close(c);
+    }
+}
+
 const char *tsr_http_reason(int status)
 {
     switch (status) {

@@ -3,7 +3,7 @@
  * few test routes so the transport tests can drive it with curl, nghttp,
  * h2load and raw sockets.  It is not part of any installed program.
  *
- *   http_harness [-c CERT -k KEY] [-l LIMIT=VALUE]...
+ *   http_harness [-c CERT -k KEY] [-l LIMIT=VALUE]... [-f FILE]
  *
  * prints "PORT <n>" on stdout once listening on 127.0.0.1, and drains and
  * exits on SIGTERM.  Routes:
@@ -17,9 +17,15 @@
  *   GET  /async             answers after 50 ms from a timer
  *   GET  /items/:id         the decoded id
  *   GET  /info              protocol and TLS as seen by the handler
+ *   GET  /file              FILE (-f) through tsr_http_respond_file, with its
+ *                           Repr-Digest; ranges; logs "file end complete=C
+ *                           sent=N" to stderr when each response ends
+ *   GET  /file-stop?ms=M    the same, stopped with tsr_http_file_stop after M
+ *                           ms (the client must see an incomplete body)
  */
 #include "lib/tsr.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +34,17 @@
 
 #include <event2/event.h>
 
+#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "transports/fileserve.h"
 #include "transports/http.h"
 #include "transports/tls.h"
 
 static struct event_base *base;
+static const char *file_path;
+static unsigned char file_sha[TSR_SHA256_LEN];
 
 static void h_health(struct tsr_http_req *req, void *arg)
 {
@@ -236,6 +246,85 @@ static void h_async(struct tsr_http_req *req, void *arg)
     evtimer_add(l->ev, &tv);
 }
 
+static void file_ended(void *arg, bool complete, uint64_t sent)
+{
+    (void)arg;
+    fprintf(stderr, "file end complete=%d sent=%llu\n", complete, (unsigned long long)sent);
+}
+
+static int open_file(struct tsr_http_req *req)
+{
+    int fd = file_path != NULL ? open(file_path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        tsr_http_respond_text(req, 404, "text/plain", "no file\n");
+    return fd;
+}
+
+static void h_file(struct tsr_http_req *req, void *arg)
+{
+    struct tsr_http_file_opts o = {.content_type = "application/x-test", .sha256 = file_sha,
+                                   .on_end = file_ended};
+    int fd = open_file(req);
+
+    (void)arg;
+    if (fd >= 0 && tsr_http_respond_file(req, fd, &o, NULL, NULL) != 0)
+        tsr_http_respond_text(req, 500, "text/plain", "cannot serve\n");
+}
+
+struct stopper {
+    struct event *ev; /* NULL once fired */
+    struct tsr_http_file *f;
+};
+
+static void stop_ended(void *arg, bool complete, uint64_t sent)
+{
+    struct stopper *st = arg;
+
+    file_ended(NULL, complete, sent);
+    if (st->ev != NULL)
+        event_free(st->ev); /* ended before the timer: the handle must not be stopped */
+    tsr_free(st);
+}
+
+static void stop_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct stopper *st = arg;
+    struct tsr_http_file *f = st->f;
+
+    (void)fd;
+    (void)what;
+    event_free(st->ev);
+    st->ev = NULL; /* stop_ended, run by the stop, then frees st */
+    tsr_http_file_stop(f);
+}
+
+static void h_file_stop(struct tsr_http_req *req, void *arg)
+{
+    char *ms = tsr_http_req_query_param(req, "ms");
+    uint64_t v = 100;
+    int fd;
+
+    (void)arg;
+    if (ms != NULL && tsr_parse_u64(ms, 60000, &v) != 0)
+        v = 100;
+    tsr_free(ms);
+    if ((fd = open_file(req)) < 0)
+        return;
+    struct stopper *st = tsr_calloc(1, sizeof(*st));
+    struct tsr_http_file_opts o = {.sha256 = file_sha, .on_end = stop_ended, .arg = st};
+    st->ev = evtimer_new(base, stop_fire, st);
+    if (tsr_http_respond_file(req, fd, &o, &st->f, NULL) != 0) {
+        event_free(st->ev);
+        tsr_free(st);
+        tsr_http_respond_text(req, 500, "text/plain", "cannot serve\n");
+        return;
+    }
+    if (st->f == NULL)
+        return; /* already over: stop_ended freed st */
+    struct timeval tv = {(time_t)(v / 1000), (suseconds_t)(v % 1000) * 1000};
+    evtimer_add(st->ev, &tv);
+}
+
 static void on_drained(void *arg)
 {
     (void)arg;
@@ -285,8 +374,9 @@ int main(int argc, char **argv)
 
     tsr_http_limits_default(&lim);
     topts.allow_h2 = true;
-    while ((ch = getopt(argc, argv, "c:k:l:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:k:l:f:")) != -1) {
         switch (ch) {
+        case 'f': file_path = optarg; break;
         case 'c': topts.cert_file = optarg; break;
         case 'k': topts.key_file = optarg; break;
         case 'l': set_limit(&lim, optarg); break;
@@ -298,6 +388,16 @@ int main(int argc, char **argv)
     if (getenv("TSR_DEBUG") != NULL)
         tsr_log_set_debug(getenv("TSR_DEBUG"));
     base = event_base_new();
+    if (file_path != NULL) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        if (tsr_crypto_read_file(file_path, (size_t)1 << 30, &data, &len, NULL) != 0 ||
+            tsr_sha256(data, len, file_sha) != 0) {
+            fprintf(stderr, "cannot read %s\n", file_path);
+            return 1;
+        }
+        tsr_free(data);
+    }
     if (topts.cert_file != NULL && tsr_tls_ctx_new(&topts, &tls, &d) != 0) {
         fprintf(stderr, "tls: %s\n", tsr_diag_msg(&d));
         return 1;
@@ -312,6 +412,8 @@ int main(int argc, char **argv)
     tsr_http_server_route(srv, "GET", "/async", h_async, NULL);
     tsr_http_server_route(srv, "GET", "/items/:id", h_item, NULL);
     tsr_http_server_route(srv, "GET", "/info", h_info, NULL);
+    tsr_http_server_route(srv, "GET", "/file", h_file, NULL);
+    tsr_http_server_route(srv, "GET", "/file-stop", h_file_stop, NULL);
     if (tsr_http_server_listen(srv, "127.0.0.1", 0, &d) != 0) {
         fprintf(stderr, "listen: %s\n", tsr_diag_msg(&d));
         return 1;
