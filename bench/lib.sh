@@ -337,15 +337,16 @@ start_participant() {
     [ -n "$S_KEY" ] || b_die "no management api_key in $B_DIR/$1/tessera.conf"
 }
 
-# api PORT KEY METHOD PATH [BODY]: one management API call; prints the
+# api PORT KEY METHOD PATH [BODY]: one management API call (at most
+# $API_TIMEOUT seconds, default 10); prints the
 # status code and leaves the body in $B_DIR/api.out.
 api() {
     if [ $# -ge 5 ]; then
-        "${CURL:-curl}" -s --max-time 10 -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
+        "${CURL:-curl}" -s --max-time "${API_TIMEOUT:-10}" -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
             -H "X-Api-Key: $2" -H 'Content-Type: application/json' --data-binary "$5" \
             "http://127.0.0.1:$1/api/v1$4"
     else
-        "${CURL:-curl}" -s --max-time 10 -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
+        "${CURL:-curl}" -s --max-time "${API_TIMEOUT:-10}" -o "$B_DIR/api.out" -w '%{http_code}' -X "$3" \
             -H "X-Api-Key: $2" "http://127.0.0.1:$1/api/v1$4"
     fi
 }

@@ -17,6 +17,8 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_formats[] = {"auto", "text", "json", NULL};
+static const char *const registration_types[] = {"vat_id", "lei_code", "eori", "tax_id", "local",
+                                                 "url", NULL};
 
 static int check_did(const void *value, struct tsr_diag *d)
 {
@@ -54,6 +56,16 @@ const struct tsr_cfg_key tsr_conf_keys[] = {
      "This participant's did:web identifier; its document is served at /.well-known/did.json."},
     K("participant", "key", TSR_CFG_PATH, participant_key, "participant.key", 0, 4096, 0,
       "PEM file with the participant's private key (P-256), which signs tokens and credentials."),
+    {"participant", "registration_type", TSR_CFG_ENUM,
+     offsetof(struct tsr_conf, registration_type), "vat_id", 0, 0, registration_types, NULL, 0,
+     "Kind of registration_number: vat_id, lei_code, eori, tax_id, local, or url (of a notary's "
+     "registration number credential)."},
+    K("participant", "registration_number", TSR_CFG_STRING, registration_number, "", 0, 1024, 0,
+      "The participant's registration number, required for its gx:LegalPerson self-description."),
+    K("participant", "legal_country", TSR_CFG_STRING, legal_country, "", 0, 2, 0,
+      "ISO 3166-1 alpha-2 country code of the legal address (\"DE\")."),
+    K("participant", "headquarters_country", TSR_CFG_STRING, headquarters_country, "", 0, 2, 0,
+      "ISO 3166-1 alpha-2 country code of the headquarters; empty: legal_country."),
 
     K("server", "listen", TSR_CFG_STRING, listen, "0.0.0.0", 1, 255, 0,
       "Address of the protocol port (Dataspace Protocol, data plane, DID document)."),
@@ -110,9 +122,35 @@ const struct tsr_cfg_key tsr_conf_keys[] = {
       "Lifetime of the self-issued tokens this connector sends with each DSP request."),
     K("identity", "data_token_lifetime", TSR_CFG_DURATION, data_token_lifetime, "10m", 10000,
       86400000, 0, "Lifetime of the data-access tokens handed to consumers when a transfer starts."),
+    K("identity", "static_token", TSR_CFG_STRING, static_token, "", 0, 4096, TSR_CFG_SECRET,
+      "Testing only: an Authorization header value accepted as is, standing for "
+      "static_participant, and sent to it; empty: off."),
+    K("identity", "static_participant", TSR_CFG_STRING, static_participant, "TCK_PARTICIPANT", 1,
+      512, 0, "Testing only: the participant id static_token stands for."),
+    K("identity", "mock_tokens", TSR_CFG_BOOL, mock_tokens, "no", 0, 0, 0,
+      "Testing only: accept EDC's development tokens ({\"clientId\": ID}, unsigned) as the "
+      "identity ID, and send {\"clientId\": our DID} to every peer."),
 
     K("dsp", "trace_dir", TSR_CFG_PATH, dsp_trace_dir, "", 0, 4096, 0,
       "Testing only: write a copy of every DSP message sent into this folder (tokens included)."),
+
+    K("tck", "hooks", TSR_CFG_BOOL, tck_hooks, "no", 0, 0, 0,
+      "Testing only: serve the DSP conformance kit's hooks under /tck on the protocol port, "
+      "unauthenticated, and act out its scripted test cases."),
+
+    K("catalog", "urls", TSR_CFG_LIST, catalog_urls, "", 0, 64, 0,
+      "Base URLs of the federated catalogs (tessera-catalogd) the self-descriptions are "
+      "published to."),
+    K("catalog", "namespace", TSR_CFG_STRING, catalog_namespace, "https://w3id.org/gaia-x/2511#",
+      1, 512, 0, "Gaia-X namespace named in the credentials' @context."),
+    K("catalog", "validity", TSR_CFG_DURATION, catalog_validity, "7d", 60000, 31536000000LL, 0,
+      "Validity of each self-description; they are re-issued when a quarter of it is left."),
+    K("catalog", "terms_url", TSR_CFG_STRING, catalog_terms_url, "", 0, 2048, 0,
+      "URL of the terms and conditions of the offers; empty: each offer's DSP dataset URL."),
+    K("catalog", "terms_hash", TSR_CFG_STRING, catalog_terms_hash, "", 0, 128, 0,
+      "SHA-256 (hex) of the document at terms_url; empty: of the offer's policy."),
+    K("catalog", "license", TSR_CFG_STRING, catalog_license, "", 0, 2048, 0,
+      "SPDX identifier or URL of the offered data's licence; empty: the terms URL."),
 
     K("state", "dir", TSR_CFG_PATH, state_dir, "state", 0, 4096, 0,
       "Folder for the connector's database and received data."),

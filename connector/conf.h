@@ -22,6 +22,10 @@ struct tsr_conf {
     char *name;
     char *did;
     char *participant_key;
+    int registration_type;      /* index in TSR_SD_REG_TYPES (connector/sd.h) */
+    char *registration_number;  /* for the gx:LegalPerson self-description */
+    char *legal_country;
+    char *headquarters_country;
     /* [server]: the protocol port (DSP, data plane, did:web document) */
     char *listen;
     long long port;
@@ -52,8 +56,20 @@ struct tsr_conf {
     struct tsr_cfg_list deny;
     uint64_t token_lifetime;
     uint64_t data_token_lifetime;
+    char *static_token;       /* testing/interop: an Authorization value accepted as-is */
+    char *static_participant; /* who static_token stands for */
+    bool mock_tokens;         /* testing/interop: EDC's iam-mock tokens */
+    /* [tck] */
+    bool tck_hooks;
     /* [dsp] */
     char *dsp_trace_dir;
+    /* [catalog]: self-descriptions published to federated catalogs (connector/sd.h) */
+    struct tsr_cfg_list catalog_urls;
+    char *catalog_namespace;
+    uint64_t catalog_validity;
+    char *catalog_terms_url;
+    char *catalog_terms_hash;
+    char *catalog_license;
     /* [state] */
     char *state_dir;
     /* [log] */

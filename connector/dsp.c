@@ -12,6 +12,7 @@
 #include "lib/tsr.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,15 @@ void tsr_dsp__trace(struct tsr_dsp *dsp, const char *text, size_t len)
 
     if (dsp->trace_dir == NULL || text == NULL)
         return;
-    snprintf(path, sizeof(path), "%s/%ld-%06u.json", dsp->trace_dir, (long)getpid(), ++dsp->trace_seq);
+    snprintf(path, sizeof(path), "%s/%ld-%06u.json", dsp->trace_dir, (long)getpid(),
+             ++dsp->trace_seq);
     FILE *fp = fopen(path, "w");
     if (fp == NULL)
         return;
-    fwrite(text, 1, len, fp);
-    fclose(fp);
+    /* A test aid: a short copy only makes the test that reads it fail. */
+    bool ok = fwrite(text, 1, len, fp) == len;
+    if (fclose(fp) != 0 || !ok)
+        tsr_log_warn(TSR_LC_DSP, "cannot write the message trace %s", path);
 }
 
 void tsr_dsp__send(struct tsr_dsp *dsp, struct tsr_http_req *req, int status, json_t *body)
@@ -323,7 +327,19 @@ static void on_request(struct tsr_http_req *req, void *arg)
     dsp->ins = in;
     tsr_http_req_on_abort(req, in_abort, in);
     const char *auth = tsr_http_req_header(req, "authorization");
-    int rc = tsr_identity_verify(dsp->id, auth != NULL ? auth : "", in_authed, in, &in->chk, &d);
+    int rc = 0;
+    if (dsp->hooks.auth_in != NULL) {
+        const char *caller = NULL;
+        rc = dsp->hooks.auth_in(dsp->hooks.arg, auth != NULL ? auth : "", &caller);
+        if (rc == 1 && caller != NULL) {
+            in_authed(in, 0, caller, NULL);
+            return;
+        }
+        if (rc < 0)
+            tsr_diag_set(&d, TSR_EAUTH, "the Authorization header is not accepted");
+    }
+    if (rc == 0)
+        rc = tsr_identity_verify(dsp->id, auth != NULL ? auth : "", in_authed, in, &in->chk, &d);
     if (rc != 0) {
         struct tsr_dsp_ctx x = {dsp, req, ra->route, NULL, NULL, NULL};
         in_unlink(in);
@@ -478,6 +494,17 @@ static char *entity_peer(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg 
     return did;
 }
 
+/* The Authorization header value for a message to peer (new, tsr_free_secret). */
+static int auth_for(struct tsr_dsp *dsp, const char *peer, char **out, struct tsr_diag *d)
+{
+    if (dsp->hooks.auth_out != NULL) {
+        *out = dsp->hooks.auth_out(dsp->hooks.arg, peer);
+        if (*out != NULL)
+            return 0;
+    }
+    return tsr_identity_token(dsp->id, peer, out, d);
+}
+
 static void send_one(struct tsr_dsp *dsp, struct tsr_store_outbox_msg *m)
 {
     struct tsr_diag d = {0};
@@ -490,7 +517,7 @@ static void send_one(struct tsr_dsp *dsp, struct tsr_store_outbox_msg *m)
         tsr_store_outbox_free(m);
         return;
     }
-    if (tsr_identity_token(dsp->id, peer, &auth, &d) != 0) {
+    if (auth_for(dsp, peer, &auth, &d) != 0) {
         give_up(dsp, m, tsr_diag_msg(&d));
         tsr_store_outbox_done(dsp->st, m->id, NULL);
         tsr_store_outbox_free(m);
@@ -559,8 +586,29 @@ static void outbox_run(struct tsr_dsp *dsp)
 
 /* ------------------------------------------------------------ catalog (provider) */
 
-/* The datasets we offer: one per asset with at least one offer. */
-static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct tsr_diag *d)
+/*
+ * May caller see the offer with this policy text?  Only when it compiles
+ * and could hold for the caller (tsr_policy_offer_check; the rule is in
+ * tessera-policy(7)).  Without a policy context every offer is listed.
+ */
+static bool offer_visible(struct tsr_dsp *dsp, const char *offer_id, const char *policy_text,
+                          const char *caller)
+{
+    struct tsr_diag d = {0};
+    int rc;
+
+    if (dsp->policy == NULL)
+        return true;
+    rc = tsr_policy_offer_allows(dsp->policy, policy_text, caller, tsr_time_now_ms(), &d);
+    if (rc != 0)
+        tsr_log_debug(TSR_LC_POLICY, "offer %s hidden from %s: %s", offer_id, caller,
+                      tsr_diag_msg(&d));
+    return rc == 0;
+}
+
+/* The datasets caller may see: one per asset with at least one visible offer. */
+static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, const char *caller,
+                             struct tsr_diag *d)
 {
     struct tsr_store_offer *offers = NULL;
     size_t noffers = 0;
@@ -594,6 +642,10 @@ static json_t *build_catalog(struct tsr_dsp *dsp, const char *only_asset, struct
         struct tsr_store_policy *p = NULL;
         if (tsr_store_policy_get(dsp->st, o->policy_id, &p, NULL) != 0)
             continue;
+        if (!offer_visible(dsp, o->id, p->body, caller)) {
+            tsr_store_policy_free(p);
+            continue;
+        }
         json_t *pol = json_loads(p->body, 0, NULL);
         tsr_store_policy_free(p);
         if (!json_is_object(pol)) {
@@ -676,22 +728,77 @@ out:
     return out;
 }
 
+/* A non-negative integer member of q, or def when absent; -1 when malformed. */
+static json_int_t window_member(const json_t *q, const char *name, json_int_t def)
+{
+    const json_t *v = json_object_get(q, name);
+
+    if (v == NULL)
+        return def;
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+}
+
+/*
+ * The one catalog filter supported (the binding lets each implementation
+ * choose): EDC's paging QuerySpec, which a stock EDC sends with every
+ * catalog request, {"@type": "QuerySpec", "offset": N, "limit": N,
+ * "filterExpression": []}, without filter expressions.  0 and the window
+ * of datasets it asks for, or TSR_EINVAL for any other filter.
+ */
+static int catalog_window(const json_t *filter, size_t *offset, size_t *limit)
+{
+    const json_t *q;
+    size_t i;
+
+    *offset = 0;
+    *limit = SIZE_MAX;
+    if (filter == NULL)
+        return 0;
+    if (!json_is_array(filter))
+        return TSR_EINVAL;
+    json_array_foreach(filter, i, q) {
+        const char *type = json_string_value(json_object_get(q, "@type"));
+        const json_t *fe = json_object_get(q, "filterExpression");
+        if (type == NULL || (strcmp(type, "QuerySpec") != 0 && strcmp(type, "edc:QuerySpec") != 0 &&
+                             strcmp(type, "https://w3id.org/edc/v0.0.1/ns/QuerySpec") != 0))
+            return TSR_EINVAL;
+        if (fe != NULL && (!json_is_array(fe) || json_array_size(fe) > 0))
+            return TSR_EINVAL;
+        json_int_t off = window_member(q, "offset", 0);
+        json_int_t lim = window_member(q, "limit", TSR_STORE_LIST_MAX);
+        if (off < 0 || lim < 0)
+            return TSR_EINVAL;
+        *offset = (size_t)off;
+        *limit = (size_t)lim;
+    }
+    return 0;
+}
+
 void tsr_dsp__catalog(struct tsr_dsp_ctx *x)
 {
     struct tsr_dsp_msg m;
     struct tsr_diag d = {0};
+    size_t offset, limit;
 
     if (tsr_dsp__parse(x, TSR_DSP_CATALOG_REQUEST, &m) != 0)
         return;
-    if (m.filter != NULL && json_array_size(m.filter) > 0) {
+    if (catalog_window(m.filter, &offset, &limit) != 0) {
         /* The binding: an unsupported filter MUST be a 400. */
-        tsr_dsp__error(x, 400, "400", NULL, NULL, "catalog filters are not supported");
+        tsr_dsp__error(x, 400, "400", NULL, NULL,
+                       "unsupported catalog filter (only a QuerySpec with offset and limit)");
         return;
     }
-    json_t *cat = build_catalog(x->dsp, NULL, &d);
+    json_t *cat = build_catalog(x->dsp, NULL, x->caller, &d);
     if (cat == NULL) {
         tsr_dsp__error(x, 500, "500", NULL, NULL, "%s", tsr_diag_msg(&d));
         return;
+    }
+    json_t *ds = json_object_get(cat, "dataset");
+    if (json_is_array(ds)) {
+        for (size_t i = 0; i < offset && json_array_size(ds) > 0; i++)
+            json_array_remove(ds, 0);
+        while (json_array_size(ds) > limit)
+            json_array_remove(ds, json_array_size(ds) - 1);
     }
     tsr_dsp__send(x->dsp, x->req, 200, cat);
 }
@@ -699,7 +806,7 @@ void tsr_dsp__catalog(struct tsr_dsp_ctx *x)
 void tsr_dsp__dataset(struct tsr_dsp_ctx *x)
 {
     struct tsr_diag d = {0};
-    json_t *ds = build_catalog(x->dsp, x->pid, &d);
+    json_t *ds = build_catalog(x->dsp, x->pid, x->caller, &d);
 
     if (ds == NULL) {
         int st = d.code == TSR_ENOTFOUND ? 404 : 500;
@@ -766,51 +873,108 @@ static void op_fail(struct tsr_dsp_op *op, int rc, const char *fmt, ...)
 
 static void op_step(struct tsr_dsp_op *op);
 
-/* Find offer_id among the catalog's datasets: the offer and its dataset. */
+/* The i-th offer of dataset ds (hasPolicy may be one object or a list). */
+static json_t *dataset_offer(json_t *ds, size_t i)
+{
+    json_t *pols = json_object_get(ds, "hasPolicy");
+
+    if (json_is_object(pols))
+        return i == 0 ? pols : NULL;
+    return json_array_get(pols, i);
+}
+
+/*
+ * Find offer_id among the catalog's datasets: the offer and its dataset.
+ * When no offer has that id but a dataset does and it has exactly one
+ * offer, that offer: EDC makes up new offer ids for every catalog request
+ * (a random part in each), so an id from an earlier catalog is not found
+ * again, while the dataset id stays.
+ */
 static json_t *find_offer(json_t *catalog, const char *offer_id, const char **dataset_id)
 {
     json_t *datasets = json_object_get(catalog, "dataset");
-    json_t *one = NULL;
-    size_t i;
-    json_t *ds;
+    json_t *ds, *p, *only = NULL;
+    size_t i, k;
+    size_t n = json_is_object(datasets) ? 1 : json_array_size(datasets);
 
-    if (json_is_object(datasets)) {
-        one = json_array();
-        json_array_append(one, datasets);
-        datasets = one;
-    }
-    json_array_foreach(datasets, i, ds) {
-        json_t *pols = json_object_get(ds, "hasPolicy");
-        json_t *p;
-        size_t k;
-        if (json_is_object(pols)) {
-            if (json_is_string(json_object_get(pols, "@id")) &&
-                strcmp(json_string_value(json_object_get(pols, "@id")), offer_id) == 0) {
-                *dataset_id = json_string_value(json_object_get(ds, "@id"));
-                json_decref(one);
-                return pols;
-            }
-            continue;
-        }
-        json_array_foreach(pols, k, p) {
+    for (i = 0; i < n; i++) {
+        ds = json_is_object(datasets) ? datasets : json_array_get(datasets, i);
+        const char *ds_id = json_string_value(json_object_get(ds, "@id"));
+        for (k = 0; (p = dataset_offer(ds, k)) != NULL; k++) {
             const char *pid = json_string_value(json_object_get(p, "@id"));
             if (pid != NULL && strcmp(pid, offer_id) == 0) {
-                *dataset_id = json_string_value(json_object_get(ds, "@id"));
-                json_decref(one);
+                *dataset_id = ds_id;
                 return p;
             }
         }
+        if (ds_id != NULL && strcmp(ds_id, offer_id) == 0 && k == 1 && only == NULL) {
+            only = dataset_offer(ds, 0);
+            *dataset_id = ds_id;
+        }
     }
-    json_decref(one);
-    return NULL;
+    return only;
+}
+
+/*
+ * Record a consumer negotiation for offer (borrowed) and enqueue the
+ * initial contract request to the provider at base.  The offer is sent as
+ * we request it: with its target and the provider as assigner (both
+ * required in a contract request).  cpid gets our negotiation id.
+ */
+static int request_offer(struct tsr_dsp *dsp, const char *base, const char *provider,
+                         const json_t *offer, const char *offer_id, const char *dataset_id,
+                         char cpid[TSR_UUID_URN_SIZE], struct tsr_diag *d)
+{
+    json_t *req_offer = json_deep_copy(offer);
+    char *body = NULL, *url = NULL, *offer_text = NULL;
+    int rc;
+
+    tsr_uuid_v4_urn(cpid);
+    if (req_offer != NULL) {
+        json_object_set_new(req_offer, "@type", json_string("Offer"));
+        json_object_set_new(req_offer, "target", json_string(dataset_id));
+        json_object_set_new(req_offer, "assigner", json_string(provider));
+        body = tsr_dsp__dump(tsr_dsp_contract_request(cpid, NULL, req_offer, dsp->callback_url));
+        offer_text = json_dumps(req_offer, JSON_COMPACT);
+    }
+    url = tsr_dsp__url(base, "/negotiations/request");
+    if (body == NULL || url == NULL || offer_text == NULL) {
+        rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+        goto out;
+    }
+    struct tsr_store_neg n = {
+        .id = cpid,
+        .role = (char *)TSR_STORE_ROLE_CONSUMER,
+        .state = (char *)"REQUESTED",
+        .consumer_pid = cpid,
+        .counterparty_did = (char *)provider,
+        .counterparty_url = (char *)base,
+        .offer_id = (char *)offer_id,
+        .asset_id = (char *)dataset_id,
+        .offer_json = offer_text,
+    };
+    struct tsr_store_outbox_msg o;
+    tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, cpid, url, body, TSR_DSP_ACK_NEG_INIT);
+    rc = tsr_store_neg_create(dsp->st, &n, &o, d);
+    if (rc != 0)
+        goto out;
+    tsr_log_info(TSR_LC_DSP, "negotiation %s: requesting offer %s from %s", cpid, offer_id,
+                 provider);
+    tsr_dsp__kick(dsp);
+out:
+    json_decref(req_offer);
+    free(body);
+    tsr_free(url);
+    free(offer_text);
+    return rc;
 }
 
 static void op_start_negotiation(struct tsr_dsp_op *op, json_t *catalog)
 {
-    struct tsr_dsp *dsp = op->dsp;
     const char *dataset_id = NULL;
     json_t *offer = find_offer(catalog, op->offer_id, &dataset_id);
     struct tsr_diag d = {0};
+    char cpid[TSR_UUID_URN_SIZE];
 
     if (offer == NULL || dataset_id == NULL) {
         op_fail(op, TSR_ENOTFOUND, "the provider's catalog has no offer %s", op->offer_id);
@@ -821,50 +985,11 @@ static void op_start_negotiation(struct tsr_dsp_op *op, json_t *catalog)
         op_fail(op, TSR_EPROTO, "the catalog names participant %s, not %s", participant, op->did);
         return;
     }
-    /* The offer as we request it: the catalog's offer with its target and
-     * the provider as assigner (both required in a contract request). */
-    json_t *req_offer = json_deep_copy(offer);
-    json_object_set_new(req_offer, "@type", json_string("Offer"));
-    json_object_set_new(req_offer, "target", json_string(dataset_id));
-    json_object_set_new(req_offer, "assigner", json_string(op->did));
-    char cpid[TSR_UUID_URN_SIZE];
-    tsr_uuid_v4_urn(cpid);
-    char *cb_url = dsp->callback_url;
-    char *body = tsr_dsp__dump(tsr_dsp_contract_request(cpid, NULL, req_offer, cb_url));
-    char *url = tsr_dsp__url(op->base, "/negotiations/request");
-    char *offer_text = json_dumps(req_offer, JSON_COMPACT);
-    json_decref(req_offer);
-    if (body == NULL || url == NULL || offer_text == NULL) {
-        free(body);
-        tsr_free(url);
-        free(offer_text);
-        op_fail(op, TSR_ENOMEM, "out of memory");
-        return;
-    }
-    struct tsr_store_neg n = {
-        .id = cpid,
-        .role = (char *)TSR_STORE_ROLE_CONSUMER,
-        .state = (char *)"REQUESTED",
-        .consumer_pid = cpid,
-        .counterparty_did = op->did,
-        .counterparty_url = op->base,
-        .offer_id = op->offer_id,
-        .asset_id = (char *)dataset_id,
-        .offer_json = offer_text,
-    };
-    struct tsr_store_outbox_msg o;
-    tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, cpid, url, body, TSR_DSP_ACK_NEG_INIT);
-    int rc = tsr_store_neg_create(dsp->st, &n, &o, &d);
-    free(body);
-    tsr_free(url);
-    free(offer_text);
+    int rc = request_offer(op->dsp, op->base, op->did, offer, op->offer_id, dataset_id, cpid, &d);
     if (rc != 0) {
         op_finish(op, rc, NULL, &d);
         return;
     }
-    tsr_log_info(TSR_LC_DSP, "negotiation %s: requesting offer %s from %s", cpid, op->offer_id,
-                 op->did);
-    tsr_dsp__kick(dsp);
     json_t *res = json_pack("{s:s, s:s}", "id", cpid, "state", "REQUESTED");
     op_finish(op, 0, res, NULL);
     json_decref(res);
@@ -943,7 +1068,7 @@ static void op_step(struct tsr_dsp_op *op)
         req.method = "GET";
     } else {
         url = tsr_dsp__url(op->base, "/catalog/request");
-        rc = tsr_identity_token(dsp->id, op->did, &auth, &d);
+        rc = auth_for(dsp, op->did, &auth, &d);
         if (rc != 0) {
             tsr_free(url);
             op_finish(op, rc, NULL, &d);
@@ -1044,6 +1169,156 @@ int tsr_dsp_negotiate(struct tsr_dsp *dsp, const char *provider_url, const char 
     return op_new(dsp, OP_NEGOTIATE, provider_url, offer_id, cb, arg, d);
 }
 
+int tsr_dsp_negotiate_offer(struct tsr_dsp *dsp, const char *base_url, const char *provider_id,
+                            const json_t *offer, const char *dataset_id, char **id_out,
+                            struct tsr_diag *d)
+{
+    const char *offer_id = json_string_value(json_object_get(offer, "@id"));
+    char cpid[TSR_UUID_URN_SIZE];
+
+    if (id_out != NULL)
+        *id_out = NULL;
+    if (base_url == NULL || (!tsr_str_startswith(base_url, "https://") &&
+                             !tsr_str_startswith(base_url, "http://")))
+        return tsr_diag_set(d, TSR_EINVAL, "the provider's DSP URL must be http(s)://...");
+    if (provider_id == NULL || provider_id[0] == '\0' || dataset_id == NULL ||
+        dataset_id[0] == '\0' || offer_id == NULL || !json_is_object(offer))
+        return tsr_diag_set(d, TSR_EINVAL, "provider id, dataset id and an offer @id are required");
+    int rc = request_offer(dsp, base_url, provider_id, offer, offer_id, dataset_id, cpid, d);
+    if (rc == 0 && id_out != NULL && (*id_out = tsr_strdup(cpid)) == NULL)
+        rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+    return rc;
+}
+
+/*
+ * Send msg on negotiation id as role, and move to the state it leads to:
+ * the consumer's ACCEPTED event or counter-request, the provider's offer.
+ */
+static int neg_send(struct tsr_dsp *dsp, const char *id, enum tsr_neg_role role,
+                    enum tsr_neg_msg msg, struct tsr_diag *d)
+{
+    struct tsr_store_neg *n = NULL;
+    enum tsr_neg_state cur = TSR_NEG_INITIAL, next;
+    json_t *offer = NULL;
+    char *body = NULL, *url = NULL;
+    char path[600];
+    int rc;
+
+    rc = tsr_store_neg_get(dsp->st, id, &n, d);
+    if (rc != 0)
+        return rc;
+    bool provider = role == TSR_NEG_PROVIDER;
+    if (strcmp(n->role, provider ? TSR_STORE_ROLE_PROVIDER : TSR_STORE_ROLE_CONSUMER) != 0 ||
+        n->provider_pid == NULL) {
+        rc = tsr_diag_set(d, TSR_ESTATE, "negotiation %s is not a %s negotiation with a "
+                          "known providerPid", id, provider ? "provider" : "consumer");
+        goto out;
+    }
+    tsr_neg_state_parse(n->state, &cur);
+    rc = tsr_neg_check(cur, msg, role, &next, d);
+    if (rc != 0)
+        goto out;
+    if (provider || msg == TSR_NEG_MSG_CONTRACT_REQUEST) {
+        offer = n->offer_json != NULL ? json_loads(n->offer_json, 0, NULL) : NULL;
+        if (offer == NULL) {
+            rc = tsr_diag_set(d, TSR_ESTATE, "negotiation %s has no offer", id);
+            goto out;
+        }
+    }
+    if (provider) {
+        body = tsr_dsp__dump(tsr_dsp_contract_offer(n->provider_pid, n->consumer_pid, offer,
+                                                    NULL));
+        snprintf(path, sizeof(path), "negotiations/%s/offers", n->consumer_pid);
+    } else if (msg == TSR_NEG_MSG_EVENT_ACCEPTED) {
+        body = tsr_dsp__dump(
+            tsr_dsp_negotiation_event(n->provider_pid, n->consumer_pid, TSR_NEG_ACCEPTED));
+        snprintf(path, sizeof(path), "negotiations/%s/events", n->provider_pid);
+    } else {
+        body = tsr_dsp__dump(tsr_dsp_contract_request(n->consumer_pid, n->provider_pid, offer,
+                                                      NULL));
+        snprintf(path, sizeof(path), "negotiations/%s/request", n->provider_pid);
+    }
+    url = tsr_dsp__url(n->counterparty_url, path);
+    if (body == NULL || url == NULL) {
+        rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+        goto out;
+    }
+    struct tsr_store_outbox_msg o;
+    tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, n->id, url, body, NULL);
+    rc = tsr_store_neg_transition(dsp->st, n->id, n->state, tsr_neg_state_name(next), NULL, &o,
+                                  d);
+    if (rc == 0) {
+        tsr_log_info(TSR_LC_DSP, "negotiation %s: %s sent", n->id, tsr_neg_msg_name(msg));
+        tsr_dsp__kick(dsp);
+    }
+out:
+    tsr_store_neg_free(n);
+    json_decref(offer);
+    free(body);
+    tsr_free(url);
+    return rc;
+}
+
+int tsr_dsp_negotiation_accept(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
+{
+    return neg_send(dsp, id, TSR_NEG_CONSUMER, TSR_NEG_MSG_EVENT_ACCEPTED, d);
+}
+
+int tsr_dsp_negotiation_counter(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
+{
+    return neg_send(dsp, id, TSR_NEG_CONSUMER, TSR_NEG_MSG_CONTRACT_REQUEST, d);
+}
+
+int tsr_dsp_negotiation_offer(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
+{
+    return neg_send(dsp, id, TSR_NEG_PROVIDER, TSR_NEG_MSG_CONTRACT_OFFER, d);
+}
+
+int tsr_dsp_negotiation_agree(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
+{
+    struct tsr_store_neg *n = NULL;
+    enum tsr_neg_state cur = TSR_NEG_INITIAL, next;
+    int rc = tsr_store_neg_get(dsp->st, id, &n, d);
+
+    if (rc != 0)
+        return rc;
+    tsr_neg_state_parse(n->state, &cur);
+    if (strcmp(n->role, TSR_STORE_ROLE_PROVIDER) != 0)
+        rc = tsr_diag_set(d, TSR_ESTATE, "negotiation %s is not a provider negotiation", id);
+    else
+        rc = tsr_neg_check(cur, TSR_NEG_MSG_AGREEMENT, TSR_NEG_PROVIDER, &next, d);
+    if (rc == 0)
+        rc = tsr_dsp__neg_agree(dsp, n, d);
+    tsr_store_neg_free(n);
+    return rc;
+}
+
+bool tsr_dsp__tp_hold(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *decision)
+{
+    if (dsp->hooks.tp_hold == NULL || t->agreement_id == NULL)
+        return false;
+    return dsp->hooks.tp_hold(dsp->hooks.arg, t->agreement_id, decision);
+}
+
+bool tsr_dsp__neg_hold(struct tsr_dsp *dsp, const struct tsr_store_neg *n)
+{
+    if (dsp->hooks.neg_hold == NULL || n->asset_id == NULL)
+        return false;
+    const char *decision = strcmp(n->role, TSR_STORE_ROLE_CONSUMER) == 0 ? "verify"
+                           : strcmp(n->state, "REQUESTED") == 0        ? "agree"
+                                                                        : "finalize";
+    return dsp->hooks.neg_hold(dsp->hooks.arg, n->asset_id, decision);
+}
+
+void tsr_dsp_set_hooks(struct tsr_dsp *dsp, const struct tsr_dsp_hooks *h)
+{
+    if (dsp->hooks.free != NULL)
+        dsp->hooks.free(dsp->hooks.arg);
+    memset(&dsp->hooks, 0, sizeof(dsp->hooks));
+    if (h != NULL)
+        dsp->hooks = *h;
+}
+
 /* ------------------------------------------------------------ life cycle */
 
 int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct tsr_dsp **out,
@@ -1061,6 +1336,8 @@ int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct
     dsp->data_dir = tsr_strdup(opts->data_dir != NULL ? opts->data_dir : ".");
     dsp->trace_dir = opts->trace_dir != NULL ? tsr_strdup(opts->trace_dir) : NULL;
     dsp->st = opts->store;
+    dsp->policy = opts->policy;
+    dsp->usage = opts->usage;
     dsp->id = opts->identity;
     dsp->client = opts->client;
     dsp->key = opts->key;
@@ -1074,6 +1351,7 @@ int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct
     /* Carry on what a previous run committed but did not finish. */
     tsr_dsp__neg_recover(dsp);
     tsr_dsp__tp_recover(dsp);
+    tsr_dsp__monitor_recover(dsp);
     tsr_dsp__kick(dsp);
     *out = dsp;
     return 0;
@@ -1130,6 +1408,8 @@ void tsr_dsp_free(struct tsr_dsp *dsp)
         op_free(dsp->ops);
     }
     tsr_dsp__pulls_free(dsp);
+    tsr_dsp__monitor_free(dsp);
+    tsr_dsp_set_hooks(dsp, NULL);
     if (dsp->outbox_timer != NULL)
         event_free(dsp->outbox_timer);
     tsr_free(dsp->did);

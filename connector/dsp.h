@@ -26,6 +26,8 @@ struct tsr_identity;
 struct tsr_key;
 struct tsr_store;
 struct tsr_dsp;
+struct tsr_policy;
+struct tsr_usage;
 
 /* Where the 2025-1 endpoints live on the protocol port. */
 #define TSR_DSP_BASE_PATH "/dsp/2025-1"
@@ -44,6 +46,10 @@ struct tsr_dsp_opts {
     const char *data_dir;        /* where consumer transfers land by default */
     uint64_t token_lifetime_ms;  /* data-access token lifetime (default 10 min) */
     const char *trace_dir;       /* testing: copy every message sent here; NULL: off */
+    struct tsr_policy *policy;   /* borrowed: provider-side enforcement (connector/policy.h);
+                                    NULL: offers are matched exactly and nothing else is checked */
+    struct tsr_usage *usage;     /* borrowed: the consumer's vault and usage control
+                                    (connector/usage.h); NULL: pulls write plain files */
 };
 
 /* New engine on base.  Starts the outbox timer.  Returns 0, TSR_ENOMEM. */
@@ -85,18 +91,83 @@ int tsr_dsp_negotiation_terminate(struct tsr_dsp *dsp, const char *id, const cha
                                   struct tsr_diag *d);
 
 /*
- * Start a transfer under agreement_id (consumer).  dest_path: where the data
- * goes (NULL: data_dir/<transfer id>).  *id_out gets our transfer id (new
+ * Start a transfer under agreement_id (consumer).  With usage control the
+ * data goes into the vault, and dest_path (NULL: none; never inside the
+ * vault, TSR_EFORBIDDEN) receives one copy through a checked use once it
+ * is complete; without it the data goes to dest_path (NULL:
+ * data_dir/<transfer id>).  *id_out gets our transfer id (new
  * string, tsr_free).  0, TSR_ENOTFOUND, TSR_ESTATE, TSR_EINVAL.
  */
 int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
                            char **id_out, struct tsr_diag *d);
 
-/* Suspend, resume or terminate a transfer of ours (either role). */
+/* Suspend, resume, complete or terminate a transfer of ours (either role). */
 int tsr_dsp_transfer_suspend(struct tsr_dsp *dsp, const char *id, const char *reason,
                              struct tsr_diag *d);
 int tsr_dsp_transfer_resume(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
+int tsr_dsp_transfer_complete(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
 int tsr_dsp_transfer_terminate(struct tsr_dsp *dsp, const char *id, const char *reason,
                                struct tsr_diag *d);
+
+/*
+ * Optional hooks on the engine, for testing and interop modes
+ * (connector/tck.c); all members may be NULL.
+ *   auth_in: decide who calls from the Authorization header value
+ *     (borrowed, "" when absent): 1 with *caller set (borrowed from arg,
+ *     valid while arg lives) accepts the caller, 0 leaves the request to
+ *     the identity (self-issued tokens), a negative TSR_E* code refuses it
+ *     with 401.
+ *   auth_out: the Authorization header value for a message to peer (a
+ *     DID or a participant id): a new string (tsr_free_secret), or NULL to
+ *     send our self-issued token.
+ *   neg_hold: true when our automatic decision on a negotiation for
+ *     asset_id (the provider's "agree" to a request and "finalize" a
+ *     verified agreement, the consumer's "verify" an agreement) is left to
+ *     the hooks' owner, who then acts through tsr_dsp_negotiation_*.
+ *   tp_hold: the same for a transfer under agreement_id: the provider's
+ *     "start" of a requested transfer, the consumer's "pull" of the data
+ *     once the transfer started.
+ *   free: called once with arg when the hooks are replaced or the engine
+ *     is freed.
+ */
+struct tsr_dsp_hooks {
+    int (*auth_in)(void *arg, const char *authorization, const char **caller);
+    char *(*auth_out)(void *arg, const char *peer);
+    bool (*neg_hold)(void *arg, const char *asset_id, const char *decision);
+    bool (*tp_hold)(void *arg, const char *agreement_id, const char *decision);
+    void (*free)(void *arg);
+    void *arg;
+};
+
+/* Install h (copied; NULL removes the hooks), freeing the previous ones. */
+void tsr_dsp_set_hooks(struct tsr_dsp *dsp, const struct tsr_dsp_hooks *h);
+
+/*
+ * Start a negotiation for an offer we already know, without a catalog
+ * request: offer (borrowed, an ODRL Offer with an @id) for dataset_id from
+ * provider_id, whose DSP base URL is base_url.  Records the negotiation
+ * and sends the contract request.  *id_out (may be NULL) gets our
+ * negotiation id (new string, tsr_free).  0, TSR_EINVAL, TSR_ENOMEM, or a
+ * store error.
+ */
+int tsr_dsp_negotiate_offer(struct tsr_dsp *dsp, const char *base_url, const char *provider_id,
+                            const json_t *offer, const char *dataset_id, char **id_out,
+                            struct tsr_diag *d);
+
+/*
+ * Consumer, in OFFERED: accept the provider's last offer (ACCEPTED event),
+ * or answer it with a contract request repeating it (counter-request).
+ * 0, TSR_ENOTFOUND, TSR_ESTATE (wrong role or state, providerPid unknown).
+ */
+int tsr_dsp_negotiation_accept(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
+
+/*
+ * Provider, in REQUESTED: send the consumer an offer (the one it asked
+ * for), or agree (REQUESTED or ACCEPTED), as tesserad otherwise does on
+ * its own when a request arrives.  0, TSR_ENOTFOUND, TSR_ESTATE.
+ */
+int tsr_dsp_negotiation_offer(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
+int tsr_dsp_negotiation_agree(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
+int tsr_dsp_negotiation_counter(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d);
 
 #endif /* TSR_CONNECTOR_DSP_H */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "connector/dsp.h"
+#include "connector/policy.h"
 #include "connector/store.h"
 #include "contracts/dsp.h"
 
@@ -31,6 +32,8 @@ struct tsr_client_xfer;
 struct tsr_dsp_flight;
 struct tsr_dsp_in;
 struct tsr_dsp_pull;
+struct tsr_dsp_flow;
+struct tsr_dsp_watch;
 
 struct tsr_dsp {
     struct event_base *base;
@@ -42,6 +45,8 @@ struct tsr_dsp {
     char *trace_dir;    /* NULL: no message trace */
     unsigned trace_seq;
     struct tsr_store *st;
+    struct tsr_policy *policy;      /* borrowed; NULL: no policy enforcement */
+    struct tsr_usage *usage;        /* borrowed; NULL: pulls write plain files */
     struct tsr_identity *id;
     struct tsr_client *client;
     struct tsr_key *key;
@@ -51,9 +56,12 @@ struct tsr_dsp {
     size_t nflights;
     struct tsr_dsp_in *ins;         /* incoming requests waiting for authentication */
     struct tsr_dsp_pull *pulls;     /* consumer pulls in progress */
+    struct tsr_dsp_flow *flows;     /* provider data responses in progress */
+    struct tsr_dsp_watch *watches;  /* provider policy monitor: one per STARTED transfer */
     struct tsr_dsp_op *ops;         /* consumer operations in progress (catalog, negotiate) */
     void *route_args;               /* one struct per route, for the handlers */
     bool freeing;
+    struct tsr_dsp_hooks hooks;     /* testing and interop modes (tsr_dsp_set_hooks) */
 };
 
 /* Route kinds: which protocol, which role, which message. */
@@ -125,6 +133,16 @@ void tsr_dsp__neg_failed(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg 
                          const char *why);
 /* After a restart: redo decisions that were committed without their message. */
 void tsr_dsp__neg_recover(struct tsr_dsp *dsp);
+/* Provider: agree to n (REQUESTED or ACCEPTED), sending the agreement. */
+int tsr_dsp__neg_agree(struct tsr_dsp *dsp, const struct tsr_store_neg *n, struct tsr_diag *d);
+/* dsp.c: should our automatic decision on n (provider: agree to a request in
+ * REQUESTED, finalize a verified agreement in AGREED; consumer: verify an
+ * agreement) wait for the hooks? */
+bool tsr_dsp__neg_hold(struct tsr_dsp *dsp, const struct tsr_store_neg *n);
+/* dsp.c: should our automatic decision on t ("start": provider, start a
+ * requested transfer at once; "pull": consumer, fetch the data once it
+ * started) wait for the hooks? */
+bool tsr_dsp__tp_hold(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *decision);
 
 /* dsp_tp.c: transfer endpoints, the pull data endpoint, consumer pulls */
 void tsr_dsp__tp_route(struct tsr_dsp_ctx *x);
@@ -135,5 +153,20 @@ void tsr_dsp__tp_failed(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg *
 void tsr_dsp__tp_recover(struct tsr_dsp *dsp);
 void tsr_dsp__data(struct tsr_http_req *req, void *arg);
 void tsr_dsp__pulls_free(struct tsr_dsp *dsp);
+/* Stop every data response of provider transfer id now (it left STARTED). */
+void tsr_dsp__flows_stop(struct tsr_dsp *dsp, const char *id);
+
+/* monitor.c: the provider's policy monitor (timers; nothing stored) */
+/*
+ * Check provider transfer id against its agreement now: terminate it when
+ * the agreement no longer permits use, else (re)arm its timer at the next
+ * time boundary.  Returns true when the transfer is not (or no longer)
+ * STARTED.  No-op (false) without a policy context.
+ */
+bool tsr_dsp__monitor_watch(struct tsr_dsp *dsp, const char *transfer_id);
+/* At start: watch every STARTED provider transfer. */
+void tsr_dsp__monitor_recover(struct tsr_dsp *dsp);
+/* Cancel and free every watch. */
+void tsr_dsp__monitor_free(struct tsr_dsp *dsp);
 
 #endif /* TSR_CONNECTOR_DSP_INT_H */

@@ -113,6 +113,9 @@ static int provider_agree(struct tsr_dsp *dsp, const struct tsr_store_neg *n, st
         rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
         goto out;
     }
+    /* Never sign what the engine could not enforce afterwards. */
+    if (dsp->policy != NULL && (rc = tsr_policy_validate(dsp->policy, policy_text, d)) != 0)
+        goto out;
     struct tsr_store_agreement a = {
         .id = aid,
         .negotiation_id = n->id,
@@ -123,7 +126,7 @@ static int provider_agree(struct tsr_dsp *dsp, const struct tsr_store_neg *n, st
     };
     struct tsr_store_outbox_msg o;
     tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, n->id, url, body, NULL);
-    rc = tsr_store_neg_agree(dsp->st, n->id, "REQUESTED", "AGREED", &a, &o, d);
+    rc = tsr_store_neg_agree(dsp->st, n->id, n->state, "AGREED", &a, &o, d);
     if (rc == 0) {
         tsr_log_info(TSR_LC_DSP, "negotiation %s: agreed %s with %s for %s", n->id, aid,
                      n->counterparty_did, n->asset_id);
@@ -138,6 +141,11 @@ out:
     free(policy_text);
     tsr_free(url);
     return rc;
+}
+
+int tsr_dsp__neg_agree(struct tsr_dsp *dsp, const struct tsr_store_neg *n, struct tsr_diag *d)
+{
+    return provider_agree(dsp, n, d);
 }
 
 /* POST /negotiations/request: a consumer asks for one of our offers. */
@@ -193,6 +201,14 @@ static void provider_request_init(struct tsr_dsp_ctx *x)
                        "the requested policy does not match offer %s as published", m.offer_id);
         goto out;
     }
+    /* The same test as catalog visibility: an offer the caller cannot see is refused. */
+    if (dsp->policy != NULL &&
+        tsr_policy_offer_allows(dsp->policy, pol->body, x->caller, tsr_time_now_ms(), &d) != 0) {
+        tsr_log_info(TSR_LC_POLICY, "negotiation request from %s for offer %s refused: %s",
+                     x->caller, m.offer_id, tsr_diag_msg(&d));
+        tsr_dsp__error(x, 403, "403", cpid, NULL, "offer %s: %s", m.offer_id, tsr_diag_msg(&d));
+        goto out;
+    }
     char ppid[TSR_UUID_URN_SIZE];
     tsr_uuid_v4_urn(ppid);
     struct tsr_store_neg nn = {
@@ -218,7 +234,8 @@ static void provider_request_init(struct tsr_dsp_ctx *x)
     tsr_log_info(TSR_LC_DSP, "negotiation %s: %s requests offer %s", ppid, x->caller, m.offer_id);
     tsr_dsp__send(x->dsp, x->req, 201, tsr_dsp_negotiation(cpid, ppid, TSR_NEG_REQUESTED));
     /* Decide now; if this fails the recovery sweep tries again. */
-    if (tsr_store_neg_get(dsp->st, ppid, &n, NULL) == 0 && provider_agree(dsp, n, &d) != 0)
+    if (tsr_store_neg_get(dsp->st, ppid, &n, NULL) == 0 && !tsr_dsp__neg_hold(dsp, n) &&
+        provider_agree(dsp, n, &d) != 0)
         tsr_log_warn(TSR_LC_DSP, "negotiation %s: cannot agree yet: %s", ppid, tsr_diag_msg(&d));
 out:
     tsr_store_neg_free(n);
@@ -345,6 +362,13 @@ static void neg_message(struct tsr_dsp_ctx *x)
         reply_neg(x->dsp, x->req, 200, n);
         goto out;
     }
+    /* The agreement we already hold, again (EDC 0.14 sends it twice when our
+     * verification overtakes its own bookkeeping): a repeat, acknowledged. */
+    if (msg == TSR_NEG_MSG_AGREEMENT && !provider && n->agreement_id != NULL &&
+        m.agreement_id != NULL && strcmp(m.agreement_id, n->agreement_id) == 0) {
+        reply_neg(x->dsp, x->req, 200, n);
+        goto out;
+    }
     if (tsr_neg_check(cur, msg, sender, &next, &d) != 0) {
         /* The binding: an invalid transition is a 400 with the error body. */
         tsr_dsp__error(x, 400, "400", n->consumer_pid, n->provider_pid, "%s", tsr_diag_msg(&d));
@@ -383,8 +407,10 @@ static void neg_message(struct tsr_dsp_ctx *x)
             .policy_json = text,
         };
         tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_NEG, n->id, url, body, NULL);
-        rc = (text && body && url) ? tsr_store_neg_agree(dsp->st, n->id, n->state, "VERIFIED", &a,
-                                                         &o, &d)
+        bool hold = tsr_dsp__neg_hold(dsp, n); /* testing: verification left to the hooks */
+        rc = (text && body && url) ? tsr_store_neg_agree(dsp->st, n->id, n->state,
+                                                         hold ? "AGREED" : "VERIFIED", &a,
+                                                         hold ? NULL : &o, &d)
                                    : tsr_diag_set(&d, TSR_ENOMEM, "out of memory");
         if (rc == 0)
             tsr_log_info(TSR_LC_DSP, "negotiation %s: agreement %s received and verified", n->id,
@@ -392,6 +418,10 @@ static void neg_message(struct tsr_dsp_ctx *x)
         break;
     }
     case TSR_NEG_MSG_AGREEMENT_VERIFICATION:
+        if (tsr_dsp__neg_hold(dsp, n)) {
+            rc = tsr_store_neg_transition(dsp->st, n->id, n->state, "VERIFIED", &upd, NULL, &d);
+            break;
+        }
         /* Provider: finalize. */
         body = tsr_dsp__dump(
             tsr_dsp_negotiation_event(n->provider_pid, n->consumer_pid, TSR_NEG_FINALIZED));
@@ -516,7 +546,7 @@ void tsr_dsp__neg_recover(struct tsr_dsp *dsp)
     if (tsr_store_neg_list(dsp->st, &f, &v, &n, NULL) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
-        if (provider_agree(dsp, &v[i], &d) != 0)
+        if (!tsr_dsp__neg_hold(dsp, &v[i]) && provider_agree(dsp, &v[i], &d) != 0)
             tsr_log_warn(TSR_LC_DSP, "negotiation %s: %s", v[i].id, tsr_diag_msg(&d));
     }
     tsr_store_neg_array_free(v, n);

@@ -21,7 +21,10 @@
 #include <event2/event.h>
 
 #include "connector/dsp_int.h"
+#include "connector/usage.h"
+#include "contracts/vault.h"
 #include "lib/crypto.h"
+#include "lib/filew.h"
 #include "lib/jose.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -29,6 +32,8 @@
 #include "lib/time.h"
 #include "lib/uuid.h"
 #include "transports/client.h"
+#include "transports/fields.h"
+#include "transports/fileserve.h"
 #include "transports/http.h"
 
 #define FORMAT_PULL "HttpData-PULL"
@@ -98,15 +103,38 @@ static char *data_token(struct tsr_dsp *dsp, const struct tsr_store_tp *t)
     return out;
 }
 
-/* Provider: start t (REQUESTED or SUSPENDED) with a fresh data address. */
+/*
+ * Provider: may t's consumer use t's agreement now (not expired, not
+ * before its start, count left)?  Nothing is counted.  0, TSR_EPOLICY
+ * with why, or a store error.
+ */
+static int provider_permits(struct tsr_dsp *dsp, const struct tsr_store_tp *t, struct tsr_diag *d)
+{
+    struct tsr_store_agreement *a = NULL;
+    int rc;
+
+    if (dsp->policy == NULL)
+        return 0;
+    rc = tsr_store_agreement_get(dsp->st, t->agreement_id, &a, d);
+    if (rc == 0)
+        rc = tsr_policy_holds(dsp->policy, a, t->counterparty_did, tsr_time_now_ms(), d);
+    tsr_store_agreement_free(a);
+    return rc;
+}
+
+/* Provider: start t (REQUESTED or SUSPENDED) with a fresh data address, if its agreement holds. */
 static int provider_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, struct tsr_diag *d)
 {
-    char *token = data_token(dsp, t);
+    char *token = NULL;
     char *endpoint = NULL, *body = NULL, *url = NULL, *addr_text = NULL;
     json_t *addr = NULL;
     char path[600];
     int rc;
 
+    rc = provider_permits(dsp, t, d);
+    if (rc != 0)
+        return rc;
+    token = data_token(dsp, t);
     snprintf(path, sizeof(path), "%s/%s", TSR_DSP_DATA_PATH, t->id);
     endpoint = tsr_dsp__url(dsp->public_url, path);
     if (token != NULL && endpoint != NULL)
@@ -127,6 +155,8 @@ static int provider_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, str
     if (rc == 0) {
         tsr_log_info(TSR_LC_DSP, "transfer %s: started for %s", t->id, t->counterparty_did);
         tsr_dsp__kick(dsp);
+        /* Watch the agreement for as long as the transfer runs. */
+        tsr_dsp__monitor_watch(dsp, t->id);
     }
 out:
     json_decref(addr);
@@ -182,6 +212,16 @@ static void provider_request(struct tsr_dsp_ctx *x)
         tsr_dsp__error(x, 400, "400", cpid, NULL, "callbackAddress is required");
         goto out;
     }
+    if (dsp->policy != NULL) {
+        int prc = tsr_policy_holds(dsp->policy, a, x->caller, tsr_time_now_ms(), &d);
+        if (prc != 0) {
+            tsr_log_info(TSR_LC_POLICY, "transfer request from %s refused: %s", x->caller,
+                         tsr_diag_msg(&d));
+            tsr_dsp__error(x, prc == TSR_EPOLICY ? 403 : 500, prc == TSR_EPOLICY ? "403" : "500",
+                           cpid, NULL, "%s", tsr_diag_msg(&d));
+            goto out;
+        }
+    }
     char ppid[TSR_UUID_URN_SIZE];
     tsr_uuid_v4_urn(ppid);
     struct tsr_store_tp nt = {
@@ -204,7 +244,8 @@ static void provider_request(struct tsr_dsp_ctx *x)
     tsr_dsp__send(x->dsp, x->req, 201, tsr_dsp_transfer_process(cpid, ppid, TSR_TP_REQUESTED));
     tsr_store_tp_free(t);
     t = NULL;
-    if (tsr_store_tp_get(dsp->st, ppid, &t, NULL) == 0 && provider_start(dsp, t, &d) != 0)
+    if (tsr_store_tp_get(dsp->st, ppid, &t, NULL) == 0 && !tsr_dsp__tp_hold(dsp, t, "start") &&
+        provider_start(dsp, t, &d) != 0)
         tsr_log_warn(TSR_LC_DSP, "transfer %s: cannot start yet: %s", ppid, tsr_diag_msg(&d));
 out:
     tsr_store_tp_free(t);
@@ -214,43 +255,61 @@ out:
 
 /* ------------------------------------------------------------ data endpoint */
 
-struct file_src {
-    int fd;
-    uint64_t off, end;
+/*
+ * A data response in progress, so that a transfer that leaves STARTED
+ * (suspended, terminated, completed, its agreement no longer holding)
+ * stops sending at once rather than when the file ends.
+ */
+struct tsr_dsp_flow {
+    struct tsr_dsp_flow *prev, *next;
+    struct tsr_dsp *dsp;
+    struct tsr_http_file *f; /* NULL until the response started */
+    char id[TSR_STORE_ID_MAX + 1];
 };
 
-static ssize_t file_read(void *arg, uint8_t *buf, size_t len, bool *eof)
+static void flow_ended(void *arg, bool complete, uint64_t sent)
 {
-    struct file_src *f = arg;
-    size_t want = (size_t)TSR_MIN((uint64_t)len, f->end - f->off);
-    ssize_t n;
+    struct tsr_dsp_flow *fl = arg;
+    struct tsr_dsp *dsp = fl->dsp;
 
-    if (want == 0) {
-        *eof = true;
-        return 0;
-    }
-    do {
-        n = pread(f->fd, buf, want, (off_t)f->off);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return TSR_EIO; /* shrunk or unreadable: the answer must not look whole */
-    f->off += (uint64_t)n;
-    *eof = f->off == f->end;
-    return n;
+    tsr_log_debug(TSR_LC_DATA, "transfer %s: a response ended (%s, %llu bytes)", fl->id,
+                  complete ? "whole" : "cut", (unsigned long long)sent);
+    if (fl->prev != NULL)
+        fl->prev->next = fl->next;
+    else
+        dsp->flows = fl->next;
+    if (fl->next != NULL)
+        fl->next->prev = fl->prev;
+    tsr_free(fl);
 }
 
-static void file_close(void *arg)
+void tsr_dsp__flows_stop(struct tsr_dsp *dsp, const char *id)
 {
-    struct file_src *f = arg;
+    struct tsr_dsp_flow *fl = dsp->flows, *next;
 
-    close(f->fd);
-    tsr_free(f);
+    for (; fl != NULL; fl = next) {
+        next = fl->next;
+        if (fl->f != NULL && strcmp(fl->id, id) == 0) {
+            tsr_log_info(TSR_LC_DATA, "transfer %s: stopping a response in progress", id);
+            /* flow_ended may free fl and its neighbours' links change: start over. */
+            tsr_http_file_stop(fl->f);
+            next = dsp->flows;
+        }
+    }
 }
 
 static void data_error(struct tsr_http_req *req, int status, const char *msg)
 {
     json_t *j = json_pack("{s:s}", "error", msg);
     tsr_dsp__reply(req, status, j);
+}
+
+/* 403 {"error": why, "code": "policy", "decision": {...}}: what the engine decided and why. */
+static void data_refused(struct tsr_dsp *dsp, struct tsr_http_req *req, const char *why)
+{
+    json_t *j = json_pack("{s:s, s:s, s:o*}", "error", why, "code", "policy", "decision",
+                          tsr_odrl_decision_json(tsr_policy_last_decision(dsp->policy)));
+    tsr_dsp__reply(req, 403, j);
 }
 
 void tsr_dsp__data(struct tsr_http_req *req, void *arg)
@@ -296,6 +355,25 @@ void tsr_dsp__data(struct tsr_http_req *req, void *arg)
         data_error(req, 410, "the agreed asset no longer exists");
         goto out;
     }
+    /* Every data request is a use: decided and counted against the agreement. */
+    if (dsp->policy != NULL) {
+        int rc = tsr_policy_use(dsp->policy, a, t->counterparty_did, tsr_time_now_ms(), true, &d);
+        if (rc == TSR_EPOLICY) {
+            tsr_log_info(TSR_LC_POLICY, "transfer %s: data request refused: %s", t->id,
+                         tsr_diag_msg(&d));
+            data_refused(dsp, req, tsr_diag_msg(&d));
+            /* Used up or expired for good (not a pause): the transfer ends here. */
+            tsr_dsp__monitor_watch(dsp, t->id);
+            goto out;
+        }
+        if (rc != 0) {
+            /* Fail closed: no decision, no data. */
+            tsr_log_error(TSR_LC_POLICY, "transfer %s: cannot decide: %s", t->id,
+                          tsr_diag_msg(&d));
+            data_error(req, rc == TSR_EINVAL ? 403 : 503, tsr_diag_msg(&d));
+            goto out;
+        }
+    }
     if (strcmp(as->source_kind, "file") != 0) {
         data_error(req, 501, "only file assets can be pulled by this version");
         goto out;
@@ -310,18 +388,51 @@ void tsr_dsp__data(struct tsr_http_req *req, void *arg)
         data_error(req, 500, "the asset cannot be read");
         goto out;
     }
-    struct file_src *f = tsr_calloc(1, sizeof(*f));
-    if (f == NULL) {
+    /*
+     * The digest was taken when the asset was added: a file that changed
+     * size since is not what was agreed (one that changed in place is
+     * caught by the consumer, whose digest will not match).
+     */
+    if (as->size >= 0 && (int64_t)sb.st_size != as->size) {
+        close(fd);
+        tsr_log_error(TSR_LC_DATA, "transfer %s: %s changed since it was added (%lld bytes, "
+                      "not %lld)", t->id, as->source, (long long)sb.st_size,
+                      (long long)as->size);
+        data_error(req, 409, "the asset changed since it was offered");
+        goto out;
+    }
+    uint8_t md[TSR_SHA256_LEN];
+    size_t mdlen = 0;
+    bool have_md = as->sha256 != NULL &&
+                   tsr_hex_decode(as->sha256, strlen(as->sha256), md, sizeof(md), &mdlen) == 0 &&
+                   mdlen == sizeof(md);
+    struct tsr_dsp_flow *fl = tsr_calloc(1, sizeof(*fl));
+    if (fl == NULL) {
         close(fd);
         data_error(req, 503, "out of memory");
         goto out;
     }
-    f->fd = fd;
-    f->end = (uint64_t)sb.st_size;
-    struct tsr_http_source src = {file_read, file_close, f};
-    struct tsr_http_header h[] = {
-        {"content-type", as->media_type != NULL ? as->media_type : "application/octet-stream"}};
-    tsr_http_respond_stream(req, 200, h, 1, (int64_t)sb.st_size, &src);
+    fl->dsp = dsp;
+    snprintf(fl->id, sizeof(fl->id), "%s", t->id);
+    fl->next = dsp->flows;
+    if (dsp->flows != NULL)
+        dsp->flows->prev = fl;
+    dsp->flows = fl;
+    struct tsr_http_file_opts fo = {
+        .content_type = as->media_type,
+        .sha256 = have_md ? md : NULL,
+        .on_end = flow_ended,
+        .arg = fl,
+    };
+    struct tsr_http_file *f = NULL;
+    if (tsr_http_respond_file(req, fd, &fo, &f, &d) != 0) {
+        flow_ended(fl, false, 0); /* on_end never runs after a failed start */
+        tsr_log_error(TSR_LC_DATA, "transfer %s: %s", t->id, tsr_diag_msg(&d));
+        data_error(req, 500, "the asset cannot be served");
+        goto out;
+    }
+    if (f != NULL)
+        fl->f = f; /* else it already ended, and flow_ended freed fl */
 out:
     tsr_store_tp_free(t);
     tsr_store_agreement_free(a);
@@ -335,11 +446,21 @@ struct tsr_dsp_pull {
     struct tsr_dsp *dsp;
     char *id;
     char *part;
-    char *dest;
-    int fd;
+    char *dest;                 /* NULL: the data only goes into the vault */
+    struct tsr_filew fw;        /* without usage control: the .part file */
+    struct tsr_vault_writer *w; /* with usage control: the vault object being written */
     struct tsr_sha256 sha;
     uint64_t bytes;
-    int attempts;
+    char *agreement_id;         /* to start a vault object over */
+    /*
+     * What the first answer said of the whole representation, which a
+     * resumed answer (206) must repeat: its size (0: not known) and its
+     * Repr-Digest as hex ("": none).
+     */
+    uint64_t total;
+    char digest[TSR_SHA256_HEX_SIZE];
+    uint64_t asked;             /* the offset the request in flight asked for */
+    int attempts;               /* failures in a row without progress */
     struct tsr_client_xfer *xfer;
     struct event *retry;
 };
@@ -360,9 +481,10 @@ static void pull_free(struct tsr_dsp_pull *p)
         tsr_client_cancel(p->xfer);
     if (p->retry != NULL)
         event_free(p->retry);
-    if (p->fd >= 0)
-        close(p->fd);
+    tsr_filew_close(&p->fw);
+    tsr_vault_writer_free(p->w);
     tsr_sha256_cleanup(&p->sha);
+    tsr_free(p->agreement_id);
     tsr_free(p->id);
     tsr_free(p->part);
     tsr_free(p->dest);
@@ -380,17 +502,16 @@ static int pull_write(void *arg, const void *data, size_t len)
     struct tsr_dsp_pull *p = arg;
     const char *q = data;
 
-    while (len > 0) {
-        ssize_t n = write(p->fd, q, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+    /* The vault writer hashes what it seals; a plain file is hashed here. */
+    if (p->w != NULL) {
+        if (tsr_vault_writer_write(p->w, data, len, NULL) != 0)
             return TSR_EIO;
-        tsr_sha256_update(&p->sha, q, (size_t)n);
-        p->bytes += (uint64_t)n;
-        q += n;
-        len -= (size_t)n;
+    } else {
+        if (tsr_filew_write(&p->fw, q, len) != 0)
+            return TSR_EIO;
+        tsr_sha256_update(&p->sha, q, len);
     }
+    p->bytes += len;
     return 0;
 }
 
@@ -420,22 +541,219 @@ static int tp_end(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char 
     return rc;
 }
 
+static int pull_request(struct tsr_dsp_pull *p, const struct tsr_store_tp *t);
+
+/* The retry timer: ask again, from where the data stopped, if the transfer still runs. */
 static void pull_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct tsr_dsp_pull *p = arg;
     struct tsr_dsp *dsp = p->dsp;
     struct tsr_store_tp *t = NULL;
-    int attempts = p->attempts;
 
     (void)fd;
     (void)what;
-    if (tsr_store_tp_get(dsp->st, p->id, &t, NULL) == 0 && strcmp(t->state, "STARTED") == 0) {
+    event_free(p->retry);
+    p->retry = NULL;
+    if (tsr_store_tp_get(dsp->st, p->id, &t, NULL) != 0 || strcmp(t->state, "STARTED") != 0 ||
+        pull_request(p, t) != 0)
         pull_free(p);
-        pull_start(dsp, t, attempts);
-    } else {
-        pull_free(p);
-    }
     tsr_store_tp_free(t);
+}
+
+/*
+ * The SHA-256 a Repr-Digest header announces, as hex.  0, TSR_ENOTFOUND
+ * (none) or TSR_EINVAL (malformed: the caller must not trust the data).
+ */
+static int repr_digest(const char *value, char hex[TSR_SHA256_HEX_SIZE])
+{
+    uint8_t md[TSR_SHA256_LEN];
+
+    if (value == NULL)
+        return TSR_ENOTFOUND;
+    int rc = tsr_http_repr_digest_parse(value, md);
+    if (rc == 0)
+        tsr_hex_encode(md, TSR_SHA256_LEN, hex);
+    return rc;
+}
+
+/* Forget what was received so far: the next bytes are the start of the data again. */
+static int pull_reset(struct tsr_dsp_pull *p, struct tsr_diag *d)
+{
+    struct tsr_dsp *dsp = p->dsp;
+
+    p->bytes = 0;
+    if (p->w != NULL) {
+        tsr_vault_writer_free(p->w);
+        p->w = NULL;
+        return tsr_vault_writer_new(tsr_usage_vault(dsp->usage), p->agreement_id, p->id, NULL,
+                                    &p->w, d);
+    }
+    uint64_t off = 0;
+    tsr_filew_close(&p->fw);
+    tsr_sha256_cleanup(&p->sha);
+    if (tsr_sha256_init(&p->sha) != 0)
+        return tsr_diag_set(d, TSR_ENOMEM, "cannot hash");
+    return tsr_filew_open(&p->fw, p->part, 0600, (size_t)1 << 20, &off, d);
+}
+
+/*
+ * The answer's head, before its first byte: a whole representation (200)
+ * or the rest of the one we began (206, which must start where we stopped
+ * and describe the same size and digest as the first answer did).
+ */
+static int pull_head(void *arg, const struct tsr_client_resp *resp)
+{
+    struct tsr_dsp_pull *p = arg;
+    char hex[TSR_SHA256_HEX_SIZE];
+    uint64_t first, last, size = 0;
+    int rc = repr_digest(tsr_client_resp_header(resp, "repr-digest"), hex);
+
+    if (rc == TSR_EINVAL) {
+        tsr_log_warn(TSR_LC_DATA, "transfer %s: the provider's Repr-Digest is malformed", p->id);
+        return TSR_EPROTO;
+    }
+    if (resp->status == 206) {
+        const char *cr = tsr_client_resp_header(resp, "content-range");
+        if (tsr_http_content_range_parse(cr, &first, &last, &size) != 0 || first != p->asked ||
+            last + 1 != size || (p->total != 0 && size != p->total) ||
+            (rc == 0 && p->digest[0] != '\0' && strcmp(hex, p->digest) != 0)) {
+            tsr_log_warn(TSR_LC_DATA, "transfer %s: the resumed answer does not continue the "
+                         "data (Content-Range %s): starting over", p->id, cr ? cr : "none");
+            p->total = 0;
+            p->digest[0] = '\0';
+            return TSR_EPROTO; /* the retry after this one starts from 0 */
+        }
+        tsr_log_info(TSR_LC_DATA, "transfer %s: resuming at byte %llu of %llu", p->id,
+                     (unsigned long long)first, (unsigned long long)size);
+        /* After a restart this is the first answer: it says what the whole must be. */
+        p->total = size;
+        if (p->digest[0] == '\0' && rc == 0)
+            snprintf(p->digest, sizeof(p->digest), "%s", hex);
+        return 0;
+    }
+    if (resp->status != 200)
+        return TSR_EPROTO;
+    if (p->bytes > 0) {
+        struct tsr_diag d = {0};
+        tsr_log_info(TSR_LC_DATA, "transfer %s: the provider sent the whole data again",
+                     p->id);
+        if (pull_reset(p, &d) != 0) {
+            tsr_log_warn(TSR_LC_DATA, "transfer %s: %s", p->id, tsr_diag_msg(&d));
+            return TSR_EIO;
+        }
+    }
+    const char *cl = tsr_client_resp_header(resp, "content-length");
+    p->total = cl != NULL && tsr_parse_u64(cl, UINT64_MAX, &size) == 0 ? size : 0;
+    snprintf(p->digest, sizeof(p->digest), "%s", rc == 0 ? hex : "");
+    return 0;
+}
+
+/*
+ * Consumer, --out: one copy of the vault object through a checked use.
+ * why (whylen > 0) is "" when the copy is in place, else the reason.
+ */
+static void pull_export(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *obj,
+                        char *why, size_t whylen)
+{
+    struct tsr_vault_reader *r = NULL;
+    struct tsr_diag d = {0};
+    size_t plen = strlen(t->dest_path) + 8;
+    char *part = tsr_malloc(plen), *buf = tsr_malloc(TSR_VAULT_SEGMENT);
+    bool eof = false;
+    int fd = -1;
+
+    why[0] = '\0';
+
+    if (part == NULL || buf == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    snprintf(part, plen, "%s.part", t->dest_path);
+    if (tsr_usage_open(dsp->usage, obj, NULL, &r, NULL, &d) != 0) {
+        snprintf(why, whylen, "the copy to %s was refused: %s", t->dest_path,
+                 tsr_diag_msg(&d));
+        goto out;
+    }
+    fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot create %s: %s", part, strerror(errno));
+        goto out;
+    }
+    while (!eof) {
+        ssize_t n = tsr_vault_reader_read(r, buf, TSR_VAULT_SEGMENT, &eof, &d);
+        if (n < 0) {
+            snprintf(why, whylen, "the vault copy does not decrypt: %s", tsr_diag_msg(&d));
+            goto out;
+        }
+        if (tsr_write_all(fd, buf, (size_t)n) != 0) {
+            snprintf(why, whylen, "cannot write %s: %s", part, strerror(errno));
+            goto out;
+        }
+    }
+    if (fsync(fd) != 0 || rename(part, t->dest_path) != 0)
+        snprintf(why, whylen, "cannot write %s: %s", t->dest_path, strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    if (why[0] != '\0') {
+        if (part != NULL)
+            unlink(part);
+        tsr_log_warn(TSR_LC_DATA, "transfer %s: %s", t->id, why);
+    } else {
+        tsr_log_info(TSR_LC_DATA, "transfer %s: a copy exported to %s", t->id, t->dest_path);
+    }
+    tsr_vault_reader_free(r);
+    tsr_free(part);
+    tsr_free(buf);
+}
+
+/*
+ * Consumer: vault object obj holds transfer t's data: record the arrival
+ * and the agreement's duties, export the --out copy, then complete the
+ * transfer.  After a crash anywhere in here the pull restarts, finds the
+ * object of the transfer and comes here again (duties are recorded once).
+ */
+static void pull_complete(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *obj,
+                          uint64_t bytes, const char *hex)
+{
+    struct tsr_diag d = {0};
+    char why[800] = "";
+
+    tsr_usage_received(dsp->usage, t->agreement_id, t->id, obj, bytes, hex);
+    if (t->dest_path != NULL)
+        pull_export(dsp, t, obj, why, sizeof(why));
+    struct tsr_store_tp_update upd = {.sha256 = hex, .set_bytes = true, .bytes = (int64_t)bytes,
+                                      .error = why};
+    if (tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
+        tsr_log_error(TSR_LC_DATA, "transfer %s: %s", t->id, tsr_diag_msg(&d));
+}
+
+/*
+ * Consumer: the whole body is in: seal the vault object (its digest must
+ * match the announced one) and complete.  0, or an error with why filled
+ * (nothing was kept).
+ */
+static int pull_into_vault(struct tsr_dsp_pull *p, const struct tsr_store_tp *t,
+                           const struct tsr_client_resp *resp, char *why, size_t whylen)
+{
+    struct tsr_dsp *dsp = p->dsp;
+    char hex[TSR_SHA256_HEX_SIZE];
+    struct tsr_diag d = {0};
+    char *obj = NULL;
+    int rc;
+
+    (void)resp;
+    /* The provider's announced digest, when it sent one, is what must match. */
+    rc = tsr_vault_writer_finish(p->w, p->digest[0] != '\0' ? p->digest : NULL, &obj, hex, &d);
+    if (rc != 0) {
+        snprintf(why, whylen, "%s", tsr_diag_msg(&d));
+        return rc;
+    }
+    tsr_log_info(TSR_LC_DATA, "transfer %s: %llu bytes received into the vault as %s "
+                 "(sha-256 %s)", t->id, (unsigned long long)p->bytes, obj, hex);
+    pull_complete(dsp, t, obj, p->bytes, hex);
+    tsr_free(obj);
+    return 0;
 }
 
 static void pull_done(void *arg, struct tsr_client_resp *resp)
@@ -445,22 +763,38 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
     struct tsr_store_tp *t = NULL;
     struct tsr_diag d = {0};
     char why[600];
+    bool start_over = false;
 
     p->xfer = NULL;
     if (tsr_store_tp_get(dsp->st, p->id, &t, NULL) != 0 || strcmp(t->state, "STARTED") != 0) {
-        /* Suspended or terminated meanwhile: the partial file goes. */
-        unlink(p->part);
+        /* Suspended or terminated meanwhile: the partial data goes. */
+        if (p->part != NULL)
+            unlink(p->part);
         goto out;
     }
-    if (resp->rc == 0 && resp->status == 200) {
+    bool answered = resp->rc == 0 && (resp->status == 200 || resp->status == 206);
+    if (answered && p->total != 0 && p->bytes != p->total) {
+        snprintf(why, sizeof(why), "the data ended after %llu of %llu bytes",
+                 (unsigned long long)p->bytes, (unsigned long long)p->total);
+    } else if (answered && p->w != NULL) {
+        if (pull_into_vault(p, t, resp, why, sizeof(why)) == 0)
+            goto out;
+        start_over = true; /* not what was announced: nothing was kept */
+    } else if (answered) {
         unsigned char md[TSR_SHA256_LEN];
-        char hex[2 * TSR_SHA256_LEN + 1];
-        if (fsync(p->fd) != 0 || tsr_sha256_final(&p->sha, md) != 0) {
+        char hex[TSR_SHA256_HEX_SIZE];
+        if (tsr_filew_finish(&p->fw, true) != 0 || tsr_sha256_final(&p->sha, md) != 0) {
             snprintf(why, sizeof(why), "cannot write %s: %s", p->part, strerror(errno));
+            start_over = true;
+        } else if (tsr_hex_encode(md, sizeof(md), hex),
+                   p->digest[0] != '\0' && strcmp(hex, p->digest) != 0) {
+            snprintf(why, sizeof(why), "the data's SHA-256 is %s, not the announced %s", hex,
+                     p->digest);
+            start_over = true;
         } else if (rename(p->part, p->dest) != 0) {
             snprintf(why, sizeof(why), "cannot move the data to %s: %s", p->dest, strerror(errno));
+            start_over = true;
         } else {
-            tsr_hex_encode(md, sizeof(md), hex);
             struct tsr_store_tp_update upd = {.sha256 = hex, .set_bytes = true,
                                               .bytes = (int64_t)p->bytes, .error = ""};
             if (tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
@@ -472,21 +806,34 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
         }
     } else if (resp->rc != 0) {
         snprintf(why, sizeof(why), "%s", tsr_diag_msg(&resp->diag));
+        start_over = resp->rc == TSR_EPROTO; /* e.g. a 206 that did not continue the data */
     } else {
         snprintf(why, sizeof(why), "HTTP %d: %.300s", resp->status, tsr_buf_str(&resp->body));
     }
-    unlink(p->part);
-    if (p->attempts + 1 >= PULL_ATTEMPTS || (resp->rc == 0 && resp->status >= 400 &&
-                                             resp->status < 500 && resp->status != 408)) {
+    /*
+     * Bytes arrived since the last try and can be kept: the link works,
+     * count failures afresh (data that failed its check counts as a failure).
+     */
+    if (!start_over && p->bytes > p->asked)
+        p->attempts = 0;
+    if (p->attempts + 1 >= PULL_ATTEMPTS ||
+        (resp->rc == 0 && resp->status >= 400 && resp->status < 500 && resp->status != 408 &&
+         resp->status != 429)) {
         struct tsr_store_tp_update upd = {.error = why};
         tsr_log_warn(TSR_LC_DATA, "transfer %s: pull failed: %s", t->id, why);
+        if (p->part != NULL)
+            unlink(p->part);
         tp_end(dsp, t, "TERMINATED", &upd, why, NULL);
         goto out;
     }
-    tsr_log_info(TSR_LC_DATA, "transfer %s: pull failed (%s); retrying", t->id, why);
+    if (start_over && pull_reset(p, &d) != 0) {
+        struct tsr_store_tp_update upd = {.error = tsr_diag_msg(&d)};
+        tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+        goto out;
+    }
     p->attempts++;
-    close(p->fd);
-    p->fd = -1;
+    tsr_log_info(TSR_LC_DATA, "transfer %s: pull failed (%s); retrying %s", t->id, why,
+                 p->bytes > 0 ? "from where it stopped" : "from the start");
     p->retry = evtimer_new(dsp->base, pull_retry, p);
     if (p->retry != NULL) {
         /* 0.5, 1, 2, 4 s: long enough for a restarted provider. */
@@ -501,71 +848,124 @@ out:
     pull_free(p);
 }
 
-static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int attempts)
+/*
+ * Ask the provider for the data of t, from byte p->bytes on (a Range
+ * request when some arrived already).  0, or an error after which the
+ * caller frees p (t was terminated when the address is unusable).
+ */
+static int pull_request(struct tsr_dsp_pull *p, const struct tsr_store_tp *t)
 {
+    struct tsr_dsp *dsp = p->dsp;
     struct tsr_diag d = {0};
-    json_t *addr = NULL;
-    struct tsr_dsp_pull *p = NULL;
-    char authz[8300];
+    char authz[8300], range[48];
+    int rc = TSR_EINVAL;
 
-    if (t->data_address_json == NULL || t->dest_path == NULL)
-        return;
-    addr = json_loads(t->data_address_json, 0, NULL);
+    json_t *addr = t->data_address_json != NULL ? json_loads(t->data_address_json, 0, NULL)
+                                                : NULL;
     const char *endpoint = json_string_value(json_object_get(addr, "endpoint"));
-    const char *token = tsr_dsp_endpoint_property(addr, "authorization");
+    const char *token = addr != NULL ? tsr_dsp_endpoint_property(addr, "authorization") : NULL;
     if (endpoint == NULL || token == NULL || strlen(token) > 8192) {
         struct tsr_store_tp_update upd = {.error = "the provider's data address is unusable"};
         tp_end(dsp, t, "TERMINATED", &upd, "unusable data address", NULL);
         goto out;
     }
-    p = tsr_calloc(1, sizeof(*p));
-    if (p == NULL)
-        goto out;
-    p->dsp = dsp;
-    p->fd = -1;
-    p->attempts = attempts;
-    p->id = tsr_strdup(t->id);
-    p->dest = tsr_strdup(t->dest_path);
-    size_t plen = strlen(t->dest_path) + 8;
-    p->part = tsr_malloc(plen);
-    p->next = dsp->pulls;
-    if (dsp->pulls != NULL)
-        dsp->pulls->prev = p;
-    dsp->pulls = p;
-    if (p->id == NULL || p->dest == NULL || p->part == NULL ||
-        tsr_sha256_init(&p->sha) != 0) {
-        pull_free(p);
-        goto out;
-    }
-    snprintf(p->part, plen, "%s.part", t->dest_path);
-    p->fd = open(p->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (p->fd < 0) {
-        char why[600];
-        snprintf(why, sizeof(why), "cannot create %s: %s", p->part, strerror(errno));
-        struct tsr_store_tp_update upd = {.error = why};
-        tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
-        pull_free(p);
-        goto out;
-    }
     snprintf(authz, sizeof(authz), "Authorization: Bearer %s", token);
-    const char *hdrs[] = {authz, NULL};
+    snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)p->bytes);
+    const char *hdrs[] = {authz, p->bytes > 0 ? range : NULL, NULL};
+    p->asked = p->bytes;
     struct tsr_client_req req = {
         .method = "GET",
         .url = endpoint,
         .headers = hdrs,
         .write_cb = pull_write,
         .write_arg = p,
+        .head_cb = pull_head,
         .timeout_ms = -1,
         .max_body = UINT64_MAX,
     };
-    if (tsr_client_request(dsp->client, &req, pull_done, p, &p->xfer, &d) != 0) {
+    rc = tsr_client_request(dsp->client, &req, pull_done, p, &p->xfer, &d);
+    if (rc != 0)
         tsr_log_warn(TSR_LC_DATA, "transfer %s: %s", t->id, tsr_diag_msg(&d));
-        unlink(p->part);
-        pull_free(p);
-    }
 out:
     tsr_wipe(authz, sizeof(authz));
     json_decref(addr);
+    return rc;
+}
+
+static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int attempts)
+{
+    struct tsr_diag d = {0};
+    struct tsr_dsp_pull *p = NULL;
+
+    /* Without usage control the data needs a path; with it, it goes into the vault. */
+    const char *dest_path = t->dest_path;
+    if (t->data_address_json == NULL || (dest_path == NULL && dsp->usage == NULL))
+        return;
+    p = tsr_calloc(1, sizeof(*p));
+    if (p == NULL)
+        return;
+    p->dsp = dsp;
+    p->fw.fd = -1;
+    p->attempts = attempts;
+    p->id = tsr_strdup(t->id);
+    p->agreement_id = tsr_strdup(t->agreement_id);
+    p->next = dsp->pulls;
+    if (dsp->pulls != NULL)
+        dsp->pulls->prev = p;
+    dsp->pulls = p;
+    if (p->id == NULL || p->agreement_id == NULL || tsr_sha256_init(&p->sha) != 0) {
+        pull_free(p);
+        return;
+    }
+    if (dsp->usage != NULL) {
+        struct tsr_vault_obj *o = NULL;
+        /* Stored before a crash that came before the completion: finish that. */
+        if (tsr_vault_find_transfer(tsr_usage_vault(dsp->usage), t->id, &o, NULL) == 0) {
+            pull_free(p);
+            pull_complete(dsp, t, o->id, (uint64_t)o->size, o->sha256);
+            tsr_vault_obj_free(o);
+            return;
+        }
+        /*
+         * The data lands in the vault, bound to the transfer's agreement:
+         * in the object begun before a restart when there is one (the
+         * request then asks for the rest), else in a new one.
+         */
+        if (tsr_vault_writer_resume(tsr_usage_vault(dsp->usage), t->id, &p->w, NULL) == 0) {
+            p->bytes = tsr_vault_writer_bytes(p->w);
+            tsr_log_info(TSR_LC_DATA, "transfer %s: %llu bytes were stored before the restart",
+                         t->id, (unsigned long long)p->bytes);
+        } else if (tsr_vault_writer_new(tsr_usage_vault(dsp->usage), t->agreement_id, t->id,
+                                        NULL, &p->w, &d) != 0) {
+            char why[600];
+            snprintf(why, sizeof(why), "cannot store into the vault: %s", tsr_diag_msg(&d));
+            struct tsr_store_tp_update upd = {.error = why};
+            tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+            pull_free(p);
+            return;
+        }
+    } else {
+        size_t plen = strlen(dest_path) + 8;
+        p->dest = tsr_strdup(dest_path);
+        p->part = tsr_malloc(plen);
+        if (p->dest == NULL || p->part == NULL) {
+            pull_free(p);
+            return;
+        }
+        snprintf(p->part, plen, "%s.part", dest_path);
+        uint64_t off = 0;
+        if (tsr_filew_open(&p->fw, p->part, 0600, (size_t)1 << 20, &off, &d) != 0) {
+            struct tsr_store_tp_update upd = {.error = tsr_diag_msg(&d)};
+            tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+            pull_free(p);
+            return;
+        }
+    }
+    if (pull_request(p, t) != 0) {
+        if (p->part != NULL)
+            unlink(p->part);
+        pull_free(p);
+    }
 }
 
 /* ------------------------------------------------------------ messages */
@@ -640,19 +1040,25 @@ static void tp_message(struct tsr_dsp_ctx *x)
                                      NULL, &d);
     }
     if (rc != 0) {
-        tsr_dsp__error(x, rc == TSR_ESTATE ? 409 : 500, rc == TSR_ESTATE ? "409" : "500",
-                       t->consumer_pid, t->provider_pid, "%s", tsr_diag_msg(&d));
+        /* A resume the agreement no longer permits is a policy refusal (403). */
+        int st = rc == TSR_ESTATE ? 409 : rc == TSR_EPOLICY ? 403 : 500;
+        char code[8];
+        snprintf(code, sizeof(code), "%d", st);
+        tsr_dsp__error(x, st, code, t->consumer_pid, t->provider_pid, "%s", tsr_diag_msg(&d));
         goto out;
     }
     tsr_log_info(TSR_LC_DSP, "transfer %s: %s (from %s)", t->id, tsr_tp_state_name(next),
                  x->caller);
+    if (provider && next != TSR_TP_STARTED)
+        tsr_dsp__flows_stop(dsp, t->id); /* the consumer suspended, completed or ended it */
     tsr_dsp__send(x->dsp, x->req, 200, tsr_dsp_transfer_process(t->consumer_pid,
                                                           t->provider_pid ? t->provider_pid
                                                                           : (theirs ? theirs : ""),
                                                           next));
     if (msg == TSR_TP_MSG_START && !provider) {
         struct tsr_store_tp *now = NULL;
-        if (tsr_store_tp_get(dsp->st, t->id, &now, NULL) == 0)
+        if (tsr_store_tp_get(dsp->st, t->id, &now, NULL) == 0 &&
+            !tsr_dsp__tp_hold(dsp, now, "pull"))
             pull_start(dsp, now, 0);
         tsr_store_tp_free(now);
     }
@@ -730,8 +1136,11 @@ void tsr_dsp__tp_recover(struct tsr_dsp *dsp)
     /* Provider transfers recorded but not started when we stopped. */
     if (tsr_store_tp_list(dsp->st, &f, &v, &n, NULL) == 0) {
         for (size_t i = 0; i < n; i++) {
-            if (provider_start(dsp, &v[i], &d) != 0)
+            int rc = provider_start(dsp, &v[i], &d);
+            if (rc != 0)
                 tsr_log_warn(TSR_LC_DSP, "transfer %s: %s", v[i].id, tsr_diag_msg(&d));
+            if (rc == TSR_EPOLICY)
+                (void)tsr_dsp_transfer_terminate(dsp, v[i].id, tsr_diag_msg(&d), NULL);
         }
         tsr_store_tp_array_free(v, n);
     }
@@ -776,14 +1185,19 @@ int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const 
     tsr_uuid_v4_urn(cpid);
     if (dest_path != NULL && dest_path[0] != '\0') {
         dest = tsr_strdup(dest_path);
-    } else {
+        if (dest != NULL && dsp->usage != NULL &&
+            tsr_vault_path_inside(tsr_usage_vault(dsp->usage), dest)) {
+            rc = tsr_diag_set(d, TSR_EFORBIDDEN, "the copy cannot go inside the vault");
+            goto out;
+        }
+    } else if (dsp->usage == NULL) {
         /* A file name from the pid without the "urn:uuid:" prefix. */
         dest = tsr_dsp__url(dsp->data_dir, cpid + 9);
     }
     body = tsr_dsp__dump(tsr_dsp_transfer_request(cpid, agreement_id, FORMAT_PULL,
                                                   dsp->callback_url, NULL));
     url = tsr_dsp__url(n->counterparty_url, "transfers/request");
-    if (dest == NULL || body == NULL || url == NULL) {
+    if ((dest == NULL && dsp->usage == NULL) || body == NULL || url == NULL) {
         rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
         goto out;
     }
@@ -803,7 +1217,8 @@ int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const 
     rc = tsr_store_tp_create(dsp->st, &t, &o, d);
     if (rc != 0)
         goto out;
-    tsr_log_info(TSR_LC_DSP, "transfer %s: requesting agreement %s into %s", cpid, a->id, dest);
+    tsr_log_info(TSR_LC_DSP, "transfer %s: requesting agreement %s into %s", cpid, a->id,
+                 dsp->usage != NULL ? "the vault" : dest);
     tsr_dsp__kick(dsp);
     if (id_out != NULL)
         *id_out = tsr_strdup(cpid);
@@ -837,6 +1252,10 @@ static int tp_control(struct tsr_dsp *dsp, const char *id, enum tsr_tp_msg msg, 
         rc = provider_start(dsp, t, d);
         goto out;
     }
+    if (msg == TSR_TP_MSG_COMPLETION) {
+        rc = tp_end(dsp, t, "COMPLETED", NULL, NULL, d);
+        goto out;
+    }
     if (msg == TSR_TP_MSG_TERMINATION) {
         struct tsr_store_tp_update upd = {.error = reason != NULL ? reason : "terminated by us"};
         rc = tp_end(dsp, t, "TERMINATED", &upd, reason != NULL ? reason : "terminated", d);
@@ -859,6 +1278,9 @@ static int tp_control(struct tsr_dsp *dsp, const char *id, enum tsr_tp_msg msg, 
     if (rc == 0)
         tsr_dsp__kick(dsp);
 out:
+    /* Suspended, completed or terminated by us: no more bytes go out. */
+    if (rc == 0 && provider && msg != TSR_TP_MSG_START)
+        tsr_dsp__flows_stop(dsp, id);
     tsr_store_tp_free(t);
     free(body);
     tsr_free(url);
@@ -874,6 +1296,11 @@ int tsr_dsp_transfer_suspend(struct tsr_dsp *dsp, const char *id, const char *re
 int tsr_dsp_transfer_resume(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
 {
     return tp_control(dsp, id, TSR_TP_MSG_START, NULL, d);
+}
+
+int tsr_dsp_transfer_complete(struct tsr_dsp *dsp, const char *id, struct tsr_diag *d)
+{
+    return tp_control(dsp, id, TSR_TP_MSG_COMPLETION, NULL, d);
 }
 
 int tsr_dsp_transfer_terminate(struct tsr_dsp *dsp, const char *id, const char *reason,

@@ -23,7 +23,12 @@
 
 #include "connector/dsp.h"
 #include "connector/mgmt.h"
+#include "connector/policy.h"
+#include "connector/sd.h"
 #include "connector/store.h"
+#include "connector/usage.h"
+#include "connector/usage_mgmt.h"
+#include "contracts/vault.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -112,6 +117,8 @@ static void h_tp_suspend(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_resume(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_tp_terminate(struct tsr_mgmt *m, struct tsr_http_req *req);
 static void h_unknown(struct tsr_mgmt *m, struct tsr_http_req *req);
+static void h_sd_show(struct tsr_mgmt *m, struct tsr_http_req *req);
+static void h_sd_publish(struct tsr_mgmt *m, struct tsr_http_req *req);
 
 /* Every route of the API; doc/openapi.yaml documents each line (checked by tests/e2e/mgmt.sh). */
 static const struct route routes[] = {
@@ -141,6 +148,15 @@ static const struct route routes[] = {
     {"POST", "/transfers/:id/suspend", h_tp_suspend, NULL, NULL},
     {"POST", "/transfers/:id/resume", h_tp_resume, NULL, NULL},
     {"POST", "/transfers/:id/terminate", h_tp_terminate, NULL, NULL},
+    {"GET", "/sd", h_sd_show, NULL, NULL},
+    {"POST", "/sd/publish", h_sd_publish, NULL, NULL},
+    {"GET", "/agreements/:id/ledger", tsr_usage_mgmt_agreement_ledger, NULL, NULL},
+    {"GET", "/vault", tsr_usage_mgmt_vault_list, NULL, NULL},
+    {"GET", "/vault/:id", tsr_usage_mgmt_vault_get, NULL, NULL},
+    {"GET", "/vault/:id/content", tsr_usage_mgmt_vault_content, NULL, NULL},
+    {"DELETE", "/vault/:id", tsr_usage_mgmt_vault_delete, NULL, NULL},
+    {"GET", "/ledger", tsr_usage_mgmt_ledger, NULL, NULL},
+    {"GET", "/ledger/verify", tsr_usage_mgmt_ledger_verify, NULL, NULL},
 };
 
 /* Anything else under the base path gets a JSON 404 or 405 rather than the server's text. */
@@ -152,6 +168,9 @@ struct tsr_mgmt {
     struct event_base *base;
     struct tsr_store *store;
     struct tsr_dsp *dsp;
+    struct tsr_sd_publisher *sd; /* borrowed; self-descriptions (connector/sd.h), or NULL */
+    struct tsr_policy *policy; /* borrowed; compiles the policies added */
+    struct tsr_usage *usage;   /* borrowed; the vault and the ledger (connector/usage_mgmt.c) */
     char *api_key;
     char *name, *did, *protocol_url;
     const struct tsr_http_server *proto;
@@ -864,6 +883,8 @@ static void h_delete(struct tsr_mgmt *m, struct tsr_http_req *req, const struct 
         return;
     }
     tsr_log_info(TSR_LC_MAIN, "%s %s removed", res->what, id);
+    if (res == &offers)
+        tsr_sd_publisher_changed(m->sd);
     reply_no_content(req);
 }
 
@@ -1046,6 +1067,13 @@ static void h_asset_add(struct tsr_mgmt *m, struct tsr_http_req *req)
                           TSR_STORE_ID_MAX);
         goto fail;
     }
+    /* Received data is bound to its agreement: it is never offered onwards. */
+    if (file != NULL && m->usage != NULL &&
+        tsr_vault_path_inside(tsr_usage_vault(m->usage), file)) {
+        rc = tsr_diag_set(&d, TSR_EFORBIDDEN, "file: inside the vault; received data cannot "
+                                              "be offered as an asset");
+        goto fail;
+    }
     if ((file == NULL) == (url == NULL)) {
         rc = tsr_diag_set(&d, TSR_EINVAL, "give exactly one of file and url");
         goto fail;
@@ -1161,6 +1189,9 @@ static void h_policy_add(struct tsr_mgmt *m, struct tsr_http_req *req)
     }
     p.id = (char *)id;
     p.body = text;
+    /* Never store what cannot be enforced: an unknown term is refused here. */
+    if (m->policy != NULL && (rc = tsr_policy_validate(m->policy, text, &d)) != 0)
+        goto fail;
     rc = tsr_store_policy_put(m->store, &p, &d);
     if (rc == 0)
         rc = tsr_store_policy_get(m->store, id, &got, &d);
@@ -1183,6 +1214,7 @@ static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
     static const char *const members[] = {"id", "asset_id", "policy_id", NULL};
     struct tsr_store_offer o = {0}, *got = NULL;
+    struct tsr_store_policy *pol = NULL;
     const char *id = NULL, *asset = NULL, *policy = NULL;
     struct tsr_diag d = {0};
     json_t *body = NULL;
@@ -1205,6 +1237,10 @@ static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req)
     o.id = (char *)id;
     o.asset_id = (char *)asset;
     o.policy_id = (char *)policy;
+    /* A policy stored before it was compiled on entry (an older version) may not compile. */
+    if (m->policy != NULL && tsr_store_policy_get(m->store, policy, &pol, NULL) == 0 &&
+        (rc = tsr_policy_validate(m->policy, pol->body, &d)) != 0)
+        goto fail;
     rc = tsr_store_offer_put(m->store, &o, &d);
     /* A missing asset or policy is a fault of this body, not an unknown URL. */
     if (rc == TSR_ENOTFOUND)
@@ -1214,12 +1250,14 @@ static void h_offer_add(struct tsr_mgmt *m, struct tsr_http_req *req)
     if (rc != 0)
         goto fail;
     tsr_log_info(TSR_LC_MAIN, "offer %s added: asset %s, policy %s", id, asset, policy);
+    tsr_sd_publisher_changed(m->sd);
     reply(req, 201, obj_json(&offers, got, true));
     goto out;
 fail:
     reply_diag(req, rc, &d);
 out:
     tsr_store_offer_free(got);
+    tsr_store_policy_free(pol);
     json_decref(body);
 }
 
@@ -1576,6 +1614,79 @@ int tsr_mgmt_set_info(struct tsr_mgmt *m, const struct tsr_mgmt_info *info)
     m->protocol_url = url;
     m->proto = info != NULL ? info->proto : NULL;
     return 0;
+}
+
+void tsr_mgmt_set_usage(struct tsr_mgmt *m, struct tsr_usage *u)
+{
+    m->usage = u;
+}
+
+struct tsr_usage *tsr_mgmt_usage(struct tsr_mgmt *m)
+{
+    return m->usage;
+}
+
+void tsr_mgmt_reply(struct tsr_http_req *req, int status, json_t *j)
+{
+    reply(req, status, j);
+}
+
+void tsr_mgmt_reply_diag(struct tsr_http_req *req, int rc, const struct tsr_diag *d)
+{
+    reply_diag(req, rc, d);
+}
+
+void tsr_mgmt_set_policy(struct tsr_mgmt *m, struct tsr_policy *pc)
+{
+    m->policy = pc;
+}
+
+/* ------------------------------------------------------------ self-descriptions */
+
+static void h_sd_show(struct tsr_mgmt *m, struct tsr_http_req *req)
+{
+    struct tsr_diag d = {0};
+    json_t *j = NULL;
+    int rc;
+
+    if (m->sd == NULL) {
+        reply_error(req, TSR_EUNAVAIL, "self-descriptions are not set up");
+        return;
+    }
+    rc = tsr_sd_publisher_show(m->sd, &j, &d);
+    if (rc != 0)
+        reply_diag(req, rc, &d);
+    else
+        reply(req, 200, j);
+}
+
+static void h_sd_publish(struct tsr_mgmt *m, struct tsr_http_req *req)
+{
+    static const char *const members[] = {"catalog", NULL};
+    const char *catalog = NULL;
+    struct tsr_diag d = {0};
+    json_t *body = NULL;
+    int rc;
+
+    if (m->sd == NULL) {
+        reply_error(req, TSR_EUNAVAIL, "self-descriptions are not set up");
+        return;
+    }
+    rc = read_body(req, false, members, &body, &d);
+    if (rc == 0)
+        rc = tsr_json_get_str(body, "catalog", false, &catalog, &d);
+    if (rc == 0)
+        rc = tsr_sd_publisher_publish(m->sd, catalog, &d);
+    if (rc != 0)
+        reply_diag(req, rc, &d);
+    else
+        reply(req, 202, json_pack("{s:b}", "started", 1));
+    json_decref(body);
+}
+
+void tsr_mgmt_set_sd(struct tsr_mgmt *m, struct tsr_sd_publisher *sd)
+{
+    m->sd = sd;
 }
 
 void tsr_mgmt_set_dsp(struct tsr_mgmt *m, struct tsr_dsp *dsp)

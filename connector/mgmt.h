@@ -19,13 +19,19 @@
 #ifndef TSR_CONNECTOR_MGMT_H
 #define TSR_CONNECTOR_MGMT_H
 
+#include <jansson.h>
+
 #include "lib/err.h"
 
 struct event_base;
 struct tsr_dsp;
 struct tsr_http_server;
 struct tsr_mgmt;
+struct tsr_http_req;
+struct tsr_policy;
+struct tsr_sd_publisher;
 struct tsr_store;
+struct tsr_usage;
 
 /* Where the API lives on the management port (must match TSR_CLI_MGMT_BASE_PATH). */
 #define TSR_MGMT_BASE_PATH "/api/v1"
@@ -58,6 +64,33 @@ int tsr_mgmt_set_api_key(struct tsr_mgmt *m, const char *api_key);
 
 /* Replace what GET /status reports (SIGHUP); copied.  Returns 0 or TSR_ENOMEM (old info kept). */
 int tsr_mgmt_set_info(struct tsr_mgmt *m, const struct tsr_mgmt_info *info);
+
+/*
+ * Set (or clear, with NULL) the policy context (borrowed) that compiles
+ * the policies added: with it an unknown term is refused with 400;
+ * without it policies are stored unchecked.
+ */
+void tsr_mgmt_set_policy(struct tsr_mgmt *m, struct tsr_policy *pc);
+
+/*
+ * Set (or clear, with NULL) the consumer-side usage control (borrowed)
+ * behind the /vault and /ledger routes, which answer 503 without it; with
+ * it an asset file inside the vault is refused (403).
+ */
+void tsr_mgmt_set_usage(struct tsr_mgmt *m, struct tsr_usage *u);
+/* The usage control set above, or NULL (borrowed). */
+struct tsr_usage *tsr_mgmt_usage(struct tsr_mgmt *m);
+
+/* For route handlers outside this file: answer j (stolen; NULL: out of memory) with status. */
+void tsr_mgmt_reply(struct tsr_http_req *req, int status, json_t *j);
+/* For route handlers outside this file: the error rc with d's detail, as every route answers. */
+void tsr_mgmt_reply_diag(struct tsr_http_req *req, int rc, const struct tsr_diag *d);
+
+/*
+ * Set (or clear, with NULL) the self-description publisher (borrowed):
+ * GET /sd and POST /sd/publish use it, and offer changes are passed on.
+ */
+void tsr_mgmt_set_sd(struct tsr_mgmt *m, struct tsr_sd_publisher *sd);
 
 /* Set (or clear, with NULL) the DSP engine the consumer operations go through; borrowed. */
 void tsr_mgmt_set_dsp(struct tsr_mgmt *m, struct tsr_dsp *dsp);

@@ -35,7 +35,11 @@
 #include "connector/dsp.h"
 #include "connector/identity.h"
 #include "connector/mgmt.h"
+#include "connector/policy.h"
+#include "connector/sd.h"
 #include "connector/store.h"
+#include "connector/tck.h"
+#include "connector/usage.h"
 #include "lib/crypto.h"
 #include "lib/did.h"
 #include "lib/jose.h"
@@ -66,6 +70,9 @@ struct daemon {
     struct tsr_did_resolver *resolver;
     struct tsr_identity *identity;
     struct tsr_dsp *dsp;
+    struct tsr_sd_publisher *sd; /* self-descriptions published to catalogs */
+    struct tsr_policy *policy; /* the ODRL registry, agreement cache, use counter */
+    struct tsr_usage *usage;   /* the consumer's vault, usage ledger and duties */
     struct event *sig_term, *sig_int, *sig_hup;
     struct event *housekeeping;  /* periodic: purge expired token ids */
     int lock_fd;
@@ -233,6 +240,9 @@ static int start_engine(struct daemon *dm, struct tsr_diag *d)
     if (rc != 0)
         return rc;
     tsr_store_jti_purge(dm->store, tsr_time_now_ms(), NULL, NULL);
+    dm->policy = tsr_policy_new(dm->store);
+    if (dm->policy == NULL)
+        return tsr_diag_set(d, TSR_ENOMEM, "cannot set up the policy engine");
     dm->housekeeping = event_new(dm->base, -1, EV_PERSIST, on_housekeeping, dm);
     if (dm->housekeeping != NULL) {
         struct timeval tv = {60, 0};
@@ -262,6 +272,20 @@ static int start_engine(struct daemon *dm, struct tsr_diag *d)
     snprintf(path, sizeof(path), "%s/data", dm->conf.state_dir);
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
         return tsr_diag_set(d, TSR_EIO, "cannot create %s: %s", path, strerror(errno));
+    struct tsr_usage_opts uo = {
+        .base = dm->base,
+        .store = dm->store,
+        .policy = dm->policy,
+        .identity = dm->identity,
+        .client = dm->client,
+        .resolver = dm->resolver,
+        .key = dm->key,
+        .did = dm->conf.did,
+        .state_dir = dm->conf.state_dir,
+    };
+    rc = tsr_usage_new(&uo, &dm->usage, d);
+    if (rc != 0)
+        return rc;
     struct tsr_dsp_opts po = {
         .did = dm->conf.did,
         .public_url = dm->public_url,
@@ -271,6 +295,8 @@ static int start_engine(struct daemon *dm, struct tsr_diag *d)
         .key = dm->key,
         .data_dir = path,
         .token_lifetime_ms = dm->conf.data_token_lifetime,
+        .policy = dm->policy,
+        .usage = dm->usage,
         .trace_dir = dm->conf.dsp_trace_dir != NULL && dm->conf.dsp_trace_dir[0] != '\0'
                          ? dm->conf.dsp_trace_dir
                          : NULL,
@@ -293,6 +319,10 @@ static int start_servers(struct daemon *dm, struct tsr_diag *d)
     tsr_http_server_route(dm->proto, "GET", "/health", h_health, dm);
     tsr_http_server_route(dm->proto, "GET", dm->did_path, h_did, dm);
     rc = tsr_dsp_mount(dm->dsp, dm->proto, d);
+    if (rc == 0)
+        rc = tsr_usage_mount(dm->usage, dm->proto, d);
+    if (rc == 0)
+        rc = tsr_tck_setup(dm->base, &dm->conf, dm->dsp, dm->store, dm->proto, d);
     if (rc != 0)
         return rc;
     rc = tsr_http_server_listen(dm->proto, dm->conf.listen, (uint16_t)dm->conf.port, d);
@@ -309,6 +339,13 @@ static int start_servers(struct daemon *dm, struct tsr_diag *d)
                       d);
     if (rc != 0)
         return rc;
+    tsr_mgmt_set_policy(dm->api, dm->policy);
+    rc = tsr_sd_publisher_from_conf(dm->base, dm->client, &dm->conf, dm->public_url, dm->key,
+                                    dm->store, &dm->sd, d);
+    if (rc != 0)
+        return rc;
+    tsr_mgmt_set_sd(dm->api, dm->sd);
+    tsr_mgmt_set_usage(dm->api, dm->usage);
     return tsr_http_server_listen(dm->mgmt, dm->conf.mgmt_listen, (uint16_t)dm->conf.mgmt_port,
                                   d);
 }
@@ -503,6 +540,9 @@ out:
     tsr_http_server_free(dm.mgmt);
     tsr_dsp_free(dm.dsp);
     tsr_mgmt_free(dm.api);
+    tsr_sd_publisher_free(dm.sd);
+    tsr_usage_free(dm.usage);
+    tsr_policy_free(dm.policy);
     tsr_identity_free(dm.identity);
     tsr_did_resolver_free(dm.resolver);
     tsr_client_free(dm.client);

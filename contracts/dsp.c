@@ -274,6 +274,11 @@ static int fail(struct tsr_diag *d, enum tsr_dsp_type t, const char *fmt, ...)
     return tsr_diag_set(d, TSR_EINVAL, "%s: %s", tsr_dsp_type_name(t), msg);
 }
 
+#ifdef __clang_analyzer__
+/* The analyzer does not follow variadic calls; tell it that fail() always fails. */
+#define fail(d, t, ...) ((void)(fail)((d), (t), __VA_ARGS__), TSR_EINVAL)
+#endif
+
 /*
  * Member `name` of obj (a JSON null counts as absent, as in lib/json.h),
  * checked against kind.  path names obj in messages ("" at the top,
@@ -1160,18 +1165,31 @@ json_t *tsr_dsp_data_address(const char *endpoint, const char *authorization,
     put_str(o, "@type", "DataAddress", &bad);
     put_str(o, "endpointType", TSR_DSP_ENDPOINT_TYPE_HTTP, &bad);
     put_str(o, "endpoint", endpoint, &bad);
-    if (authorization != NULL || auth_type != NULL) {
-        if ((props = json_array()) == NULL) {
+    if ((props = json_array()) == NULL) {
+        bad = true;
+    } else {
+        if (authorization != NULL &&
+            json_array_append_new(props, endpoint_property("authorization", authorization)))
             bad = true;
-        } else {
-            if (authorization != NULL &&
-                json_array_append_new(props, endpoint_property("authorization", authorization)))
-                bad = true;
-            if (auth_type != NULL &&
-                json_array_append_new(props, endpoint_property("authType", auth_type)))
-                bad = true;
-            put_new(o, "endpointProperties", props, &bad);
-        }
+        if (auth_type != NULL &&
+            json_array_append_new(props, endpoint_property("authType", auth_type)))
+            bad = true;
+        /*
+         * The same again under EDC's names: EDC (0.14) reads a data address
+         * from endpointProperties alone, ignores the top-level endpoint,
+         * and drops property names that are not IRIs.  The spec leaves
+         * endpointProperties open, so both readings get what they need.
+         */
+        if (json_array_append_new(props, endpoint_property(TSR_DSP_EDC_NS "endpoint", endpoint)))
+            bad = true;
+        if (authorization != NULL &&
+            json_array_append_new(props, endpoint_property(TSR_DSP_EDC_NS "authorization",
+                                                           authorization)))
+            bad = true;
+        if (auth_type != NULL &&
+            json_array_append_new(props, endpoint_property(TSR_DSP_EDC_NS "authType", auth_type)))
+            bad = true;
+        put_new(o, "endpointProperties", props, &bad);
     }
     return finish(o, bad);
 }

@@ -246,11 +246,16 @@ json_t *tsr_dsp_negotiation_event(const char *provider_pid, const char *consumer
 json_t *tsr_dsp_negotiation_termination(const char *provider_pid, const char *consumer_pid,
                                         const char *code, const char *reason);
 
+/* EDC's namespace, for the names EDC gives data address properties. */
+#define TSR_DSP_EDC_NS "https://w3id.org/edc/v0.0.1/ns/"
+
 /*
  * A DataAddress: endpointType TSR_DSP_ENDPOINT_TYPE_HTTP, endpoint
  * (required), and the endpointProperties "authorization" and "authType"
- * when given (e.g. a token and "bearer").  Note the token ends up in the
- * returned value: wipe what you serialise it into when done.
+ * when given (e.g. a token and "bearer"), then endpoint, authorization and
+ * authType once more as properties named TSR_DSP_EDC_NS "endpoint"... (for
+ * EDC consumers).  Note the token ends up in the returned value: wipe what
+ * you serialise it into when done.
  */
 json_t *tsr_dsp_data_address(const char *endpoint, const char *authorization,
                              const char *auth_type);

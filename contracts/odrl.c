@@ -844,15 +844,16 @@ static void out_s(struct out *o, const char *s)
 static void out_u(struct out *o, uint64_t v, int width)
 {
     char tmp[24];
-    int n = 24;
+    size_t n = sizeof(tmp);
+    size_t w = width > 0 ? (size_t)width : 0;
 
     do {
         tmp[--n] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    while (24 - n < width && n > 0)
+    while (n > 0 && sizeof(tmp) - n < w)
         tmp[--n] = '0';
-    size_t len = (size_t)(24 - n);
+    size_t len = sizeof(tmp) - n;
     if (o->len + len >= o->size)
         len = o->size - o->len - 1;
     memcpy(o->buf + o->len, tmp + n, len);
@@ -1430,6 +1431,7 @@ struct tsr_odrl_cache *tsr_odrl_cache_new(size_t max)
     c = tsr_calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, so pointer-sized */
     c->tab = tsr_calloc(nb, sizeof(*c->tab));
     if (c->tab == NULL) {
         tsr_free(c);

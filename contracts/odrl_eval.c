@@ -422,14 +422,14 @@ static enum tsr_odrl_sat eval_atomic(struct ev *e, const struct tsr_odrl__cons *
             return TSR_ODRL_UNSATISFIED;
         }
         struct tsr_odrl__val now = {TSR_ODRL_T_DATE_TIME, false, 0, rq->now_ms, NULL};
-        struct tsr_odrl__val rv = k->vals[0];
-        if (rv.relative) {
+        /* A relative bound (a duration) counts from the agreement. */
+        int64_t bound = k->vals[0].i;
+        if (k->vals[0].relative) {
             if (rq->agreement_ms == TSR_ODRL_TIME_UNSET) {
                 set_note(r, "no agreement time");
                 return TSR_ODRL_UNSATISFIED;
             }
-            rv.i = tsr_odrl__add_duration(rq->agreement_ms, 0, rv.i);
-            rv.relative = false;
+            bound = tsr_odrl__add_duration(rq->agreement_ms, 0, bound);
         }
         if (r != NULL) {
             if (!e->now_fmt_ok) {
@@ -438,7 +438,7 @@ static enum tsr_odrl_sat eval_atomic(struct ev *e, const struct tsr_odrl__cons *
             }
             memcpy(r->actual, e->now_fmt, sizeof(r->actual));
         }
-        return holds((enum tsr_odrl_operator)k->op, cmp64(now.i, rv.i)) ? TSR_ODRL_SATISFIED
+        return holds((enum tsr_odrl_operator)k->op, cmp64(now.i, bound)) ? TSR_ODRL_SATISFIED
                                                                           : TSR_ODRL_UNSATISFIED;
     }
     case TSR_ODRL_LO_ELAPSED_TIME:

@@ -76,6 +76,16 @@ static int fail(struct cc *c, int code, const char *fmt, ...)
     return tsr_diag_set(c->d, code, "%s", msg);
 }
 
+#ifdef __clang_analyzer__
+/* The analyzer does not follow variadic calls; tell it that fail() returns its code. */
+#define fail(c, code, ...)                                                                         \
+    __extension__({                                                                                \
+        int tsr__fail_code = (code);                                                               \
+        (void)(fail)((c), tsr__fail_code, __VA_ARGS__);                                            \
+        tsr__fail_code;                                                                            \
+    })
+#endif
+
 static size_t path_push(struct cc *c, const char *seg, long idx)
 {
     size_t mark = c->plen;
@@ -251,7 +261,8 @@ static const char *expand(struct cc *c, const char *s)
             char *r = arena_alloc(c, a + b + 1);
             if (r != NULL) {
                 memcpy(r, ns, a);
-                memcpy(r + a, colon + 1, b + 1);
+                memcpy(r + a, colon + 1, b);
+                r[a + b] = '\0';
             }
             return r;
         }
@@ -692,6 +703,7 @@ static int compile_logical(struct cc *c, struct tsr_odrl__cons *k, json_t *list,
         return rc;
     if (l.n == 0)
         return fail(c, TSR_EINVAL, "%s has no constraints", logic_terms[k->logic]);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, so pointer-sized */
     k->kids = arena_array(c, l.n, sizeof(*k->kids));
     if (k->kids == NULL)
         return c->rc;
@@ -955,6 +967,7 @@ static int compile_constraints(struct cc *c, const char *what, json_t *v,
 
     if (rc != 0)
         return rc;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, so pointer-sized */
     *out = arena_array(c, l.n, sizeof(**out));
     if (*out == NULL && l.n > 0)
         return c->rc;
@@ -1102,17 +1115,18 @@ static int compile_entity(struct cc *c, const char *what, json_t *v, struct tsr_
         if (kc == K_FOREIGN || (kc == K_KEYWORD && strcmp(term, "@type") == 0) ||
             (kc == K_KEYWORD && strcmp(term, "@context") == 0))
             continue;
-        if (kc == K_KEYWORD && strcmp(term, "@id") == 0)
-            id = x;
-        else if (kc == K_ODRL && strcmp(term, "uid") == 0 && id == NULL)
+        /* @id wins over uid whichever comes first; a uid after it is not "unknown". */
+        bool is_id = kc == K_KEYWORD && strcmp(term, "@id") == 0;
+        bool is_uid = kc == K_ODRL && strcmp(term, "uid") == 0;
+        /* partOf: membership is a fact of the world, supplied with the request. */
+        bool ignored = is_uid || (kc == K_ODRL && strcmp(term, "partOf") == 0);
+        if (is_id || (is_uid && id == NULL))
             id = x;
         else if (kc == K_ODRL && strcmp(term, "source") == 0)
             source = x;
         else if (kc == K_ODRL && strcmp(term, "refinement") == 0)
             refine = x;
-        else if (kc == K_ODRL && strcmp(term, "partOf") == 0)
-            continue; /* membership is a fact of the world, supplied with the request */
-        else
+        else if (!ignored)
             return fail(c, TSR_EPOLICY, "unknown member '%s' in %s: the policy is refused", key,
                         what);
     }
@@ -1206,7 +1220,7 @@ static int compile_rules(struct cc *c, const char *what, json_t *v, enum tsr_odr
     c->n_rules += l.n;
     /* Several lists (duty, preDuty, postDuty) append to one array. */
     struct tsr_odrl_duty *all = arena_array(c, *n_out + l.n, sizeof(*all));
-    if (all == NULL && *n_out + l.n > 0)
+    if (all == NULL && (*n_out > 0 || l.n > 0))
         return c->rc;
     if (*n_out > 0)
         memcpy(all, *out, *n_out * sizeof(*all));

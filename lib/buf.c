@@ -139,3 +139,26 @@ const char *tsr_buf_str(const struct tsr_buf *b)
 {
     return b->data != NULL ? b->data : "";
 }
+
+int tsr_buf_add_pct(struct tsr_buf *b, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = b->len;
+    int rc = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p != '\0'; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p) != NULL || (keep != NULL && strchr(keep, *p) != NULL)) {
+            rc = tsr_buf_add(b, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = tsr_buf_add(b, e, 3);
+        }
+    }
+    /* All or nothing, as the other appenders. */
+    if (rc != 0 && b->data != NULL) {
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return rc;
+}

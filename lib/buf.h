@@ -45,6 +45,13 @@ int tsr_buf_adds(struct tsr_buf *b, const char *s);
 int tsr_buf_addf(struct tsr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tsr_buf_vaddf(struct tsr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/*
+ * Append s percent-encoded (RFC 3986 section 2.1): the unreserved
+ * characters (A-Z a-z 0-9 - . _ ~) and those in keep (may be NULL) as
+ * they are, every other byte as %XX.  As tsr_buf_add.
+ */
+int tsr_buf_add_pct(struct tsr_buf *b, const char *s, const char *keep);
+
 /* Make room for at least n more bytes; as tsr_buf_add. */
 int tsr_buf_reserve(struct tsr_buf *b, size_t n);
 

@@ -166,6 +166,26 @@ bool tsr_ct_streq(const char *a, const char *b)
     return diff == 0;
 }
 
+int tsr_write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = 0;
+            return TSR_EIO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 int tsr_crypto_write_file(const char *path, const void *data, size_t len, mode_t mode,
                           struct tsr_diag *d)
 {
@@ -193,17 +213,9 @@ int tsr_crypto_write_file(const char *path, const void *data, size_t len, mode_t
         rc = tsr_diag_set(d, TSR_EIO, "%s: chmod: %s", tmp, strerror(errno));
         goto out;
     }
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = tsr_diag_set(d, TSR_EIO, "%s: write: %s", tmp, w < 0 ? strerror(errno) : "short");
-            goto out;
-        }
-        p += w;
-        len -= (size_t)w;
+    if (tsr_write_all(fd, p, len) != 0) {
+        rc = tsr_diag_set(d, TSR_EIO, "%s: write: %s", tmp, errno != 0 ? strerror(errno) : "short");
+        goto out;
     }
     if (fsync(fd) != 0) {
         rc = tsr_diag_set(d, TSR_EIO, "%s: fsync: %s", tmp, strerror(errno));

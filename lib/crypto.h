@@ -90,6 +90,13 @@ int tsr_crypto_write_file(const char *path, const void *data, size_t len, mode_t
                           struct tsr_diag *d);
 
 /*
+ * Write all len bytes at data to fd, going on after short writes and
+ * EINTR.  Returns 0, or TSR_EIO with errno telling why (0 after a write
+ * that wrote nothing).
+ */
+int tsr_write_all(int fd, const void *data, size_t len);
+
+/*
  * Read the whole regular file at path, at most max bytes, into a new
  * allocation *out (free with tsr_free, after tsr_wipe for secrets) of
  * *outlen bytes plus a NUL not counted.  The bound applies to what is

@@ -271,7 +271,8 @@ int tsr_db_prepare(struct tsr_db *db, const char *sql, sqlite3_stmt **out, struc
     rc = make_room(db, d);
     if (rc != 0)
         return rc;
-    if (e.len > INT32_MAX)
+    /* The length passed to SQLite includes the NUL, so it too must fit in an int. */
+    if (e.len >= INT32_MAX)
         return tsr_diag_set(d, TSR_ELIMIT, "SQL text too long");
     rc = sqlite3_prepare_v3(db->h, sql, (int)e.len + 1, SQLITE_PREPARE_PERSISTENT, &e.stmt,
                             &tail);

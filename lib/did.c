@@ -274,7 +274,9 @@ int tsr_did_web_to_url(const char *did, char **url, struct tsr_diag *d)
     if (rc == 0 && w.port != NULL)
         rc = tsr_buf_addf(&b, ":%.*s", (int)w.port_len, w.port);
     for (size_t i = 0; rc == 0 && w.path != NULL && i < w.path_len; i++) {
-        char c = w.path[i] == ':' ? '/' : w.path[i];
+        char c = w.path[i];
+        if (c == ':')
+            c = '/';
         if (i == 0)
             rc = tsr_buf_add(&b, "/", 1);
         if (rc == 0)
@@ -320,7 +322,9 @@ int tsr_did_web_from_host(const char *host, unsigned port, const char *path, cha
                 rc = TSR_EINVAL;
                 break;
             }
-            char c = path[i] == '/' ? ':' : path[i];
+            char c = path[i];
+            if (c == '/')
+                c = ':';
             if (i == start)
                 rc = tsr_buf_add(&b, ":", 1);
             if (rc == 0)

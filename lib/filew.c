@@ -33,9 +33,7 @@ static void set_direct(struct tsr_filew *w, bool on)
 {
     int fl = fcntl(w->fd, F_GETFL);
 
-    if (fl < 0)
-        on = false;
-    else if (fcntl(w->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) != 0)
+    if (fl < 0 || fcntl(w->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) != 0)
         on = false;
     w->direct = on;
 }
@@ -166,20 +164,42 @@ int tsr_filew_open(struct tsr_filew *w, const char *path, mode_t mode, size_t bl
         w->buf[i] = buf;
     }
     w->block = block;
-    w->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode);
+    w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode); /* read: see the resume below */
     if (w->fd < 0 || fstat(w->fd, &st) != 0) {
         int rc = tsr_diag_set(d, TSR_EIO, "cannot open %s: %s", path, strerror(errno));
         tsr_filew_close(w);
         return rc;
     }
-    uint64_t off = TSR_MIN(*offset, (uint64_t)st.st_size) & ~(uint64_t)(ALIGN - 1);
-    if (!S_ISREG(st.st_mode) || ftruncate(w->fd, (off_t)off) != 0) {
-        int rc = tsr_diag_set(d, TSR_EIO, "cannot truncate %s: %s", path,
-                              S_ISREG(st.st_mode) ? strerror(errno) : "not a regular file");
+    if (!S_ISREG(st.st_mode)) {
+        tsr_filew_close(w);
+        return tsr_diag_set(d, TSR_EIO, "cannot write %s: not a regular file", path);
+    }
+    /*
+     * Resuming at an offset that is not a block boundary: the bytes from
+     * the boundary before it are read back into the block, so that the
+     * first block written rewrites them unchanged and every write stays
+     * aligned.
+     */
+    uint64_t off = TSR_MIN(*offset, (uint64_t)st.st_size);
+    uint64_t start = off & ~(uint64_t)(ALIGN - 1);
+    size_t pre = (size_t)(off - start);
+    size_t got = 0;
+    while (got < pre) {
+        ssize_t k = pread(w->fd, w->buf[0] + got, pre - got, (off_t)(start + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    if (got < pre || ftruncate(w->fd, (off_t)off) != 0) {
+        int rc = tsr_diag_set(d, TSR_EIO, "cannot resume %s at %llu: %s", path,
+                              (unsigned long long)off, got < pre ? "short read" : strerror(errno));
         tsr_filew_close(w);
         return rc;
     }
-    w->off = off;
+    w->off = start;
+    w->len = pre;
     *offset = off;
     set_direct(w, true);
     pthread_once(&io_once, io_start);

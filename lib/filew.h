@@ -54,10 +54,10 @@ struct tsr_filew {
 };
 
 /*
- * Open path for writing (created with mode if missing) and position at
- * *offset, which is rounded down to a multiple of 4096 and the file
- * truncated there (resuming a partial file: the caller re-fetches from
- * the new *offset).  *offset 0 truncates the file.  block: the write
+ * Open path for writing (created with mode if missing), truncate it at
+ * *offset and go on from there (resuming a partial file); an offset past
+ * the end is lowered to the file's size, which *offset then says.
+ * *offset 0 truncates the file.  block: the write
  * size, rounded to a multiple of 4096 within TSR_FILEW_MIN_BLOCK and
  * TSR_FILEW_MAX_BLOCK.  Returns 0, TSR_EIO or TSR_ENOMEM (w is then
  * closed and safe to tsr_filew_close again).

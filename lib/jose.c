@@ -428,7 +428,6 @@ int tsr_key_to_jwk(const struct tsr_key *key, bool include_private, json_t **out
         rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
         goto out;
     }
-    rc = TSR_ENOMEM;
     if (key->kind == TSR_KEY_ES256) {
         if (json_object_set_new(jwk, "kty", json_string("EC")) != 0 ||
             json_object_set_new(jwk, "crv", json_string("P-256")) != 0 ||

@@ -261,10 +261,10 @@ static int get_typed(const json_t *obj, const char *key, bool required, bool (*i
 {
     json_t *v;
 
+    *val = NULL; /* on every error too: callers test it with the return code */
     if (lookup(obj, key, &v) != 0)
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
     if (v == NULL || json_is_null(v)) {
-        *val = NULL;
         if (required)
             return tsr_diag_set(d, TSR_EINVAL, "missing required member \"%s\"", key);
         return 0;
@@ -406,7 +406,8 @@ int tsr_json_dumps(const json_t *j, size_t flags, size_t max, char **out, size_t
     c.rc = TSR_EINVAL;
     if (json_dump_callback(j, dump_cb, &c, flags | JSON_ENCODE_ANY) != 0) {
         tsr_buf_cleanup(&c.buf);
-        return c.rc;
+        /* dump_cb stores failures only, so this is never 0: no success without text. */
+        return c.rc != 0 ? c.rc : TSR_EINVAL;
     }
     *out = tsr_buf_steal(&c.buf, len);
     tsr_buf_cleanup(&c.buf);

@@ -686,7 +686,6 @@ int tsr_client_request(struct tsr_client *c, const struct tsr_client_req *req,
     bool sends_body = req->body_len > 0 || req->read_cb != NULL || strcmp(method, "POST") == 0 ||
                       strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 
-    rc = TSR_ENOMEM;
     x = tsr_calloc(1, sizeof(*x));
     if (x == NULL)
         goto nomem;
@@ -855,7 +854,6 @@ int tsr_client_new(struct tsr_client **out, struct event_base *base,
     if (rc != 0)
         return rc;
 
-    rc = TSR_ENOMEM;
     c = tsr_calloc(1, sizeof(*c));
     if (c == NULL)
         goto nomem;
@@ -976,10 +974,13 @@ int tsr_client_fetch_sync(const struct tsr_client_opts *opts, const struct tsr_c
         goto out;
     while (!st.done) {
         /* 1: nothing left to wait for, which a pending transfer rules out. */
-        if (event_base_loop(base, EVLOOP_ONCE) != 0 && !st.done) {
-            rc = tsr_diag_set(&resp->diag, TSR_EINTERNAL, "the event loop stopped early");
-            goto out;
-        }
+        if (event_base_loop(base, EVLOOP_ONCE) != 0)
+            break;
+    }
+    /* sync_done sets st.done from inside the loop, through the pointer given above. */
+    if (!st.done) {
+        rc = tsr_diag_set(&resp->diag, TSR_EINTERNAL, "the event loop stopped early");
+        goto out;
     }
     rc = resp->rc;
 out:

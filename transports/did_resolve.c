@@ -450,6 +450,7 @@ int tsr_did_resolver_new(struct tsr_did_resolver **out, struct tsr_client *clien
     r->nbuckets = 16;
     while (r->nbuckets < r->max_entries && r->nbuckets < ((size_t)1 << 20))
         r->nbuckets <<= 1;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, so pointer-sized */
     r->buckets = tsr_calloc(r->nbuckets, sizeof(*r->buckets));
     r->ready_ev = evtimer_new(tsr_client_base(client), on_ready, r);
     if (r->buckets == NULL || r->ready_ev == NULL)

@@ -333,7 +333,9 @@ int tsr_http__h2_respond(struct tsr_http_req *req, const struct tsr_http_header 
          * forbidden (RFC 9113 §8.2.2). */
         for (size_t k = 0; k <= len; k++) {
             char ch = hdrs[i].name[k];
-            names[i][k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+            if (ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            names[i][k] = ch;
         }
         if (strcmp(names[i], "connection") == 0 || strcmp(names[i], "transfer-encoding") == 0 ||
             strcmp(names[i], "keep-alive") == 0 || strcmp(names[i], "upgrade") == 0 ||

@@ -104,11 +104,26 @@ static void set_nodelay(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The port of an IPv4 or IPv6 address, in host order (0 for other families). */
+static uint16_t ss_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 a;
+        memcpy(&a, ss, sizeof(a));
+        return ntohs(a.sin6_port);
+    }
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in a;
+        memcpy(&a, ss, sizeof(a));
+        return ntohs(a.sin_port);
+    }
+    return 0;
+}
+
 static int conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_storage *ss)
 {
     struct tsr_http_conn *c = tsr_calloc(1, sizeof(*c));
     char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
 
     if (c == NULL) {
         close(fd);
@@ -119,13 +134,11 @@ static int conn_new(struct tsr_http_server *srv, int fd, const struct sockaddr_s
     } else if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        port = ntohs(sin->sin_port);
-        snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+        snprintf(c->peer, sizeof(c->peer), "%s:%u", host, (unsigned)ntohs(sin->sin_port));
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        port = ntohs(sin6->sin6_port);
-        snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
     }
     c->srv = srv;
     c->fd = fd;
@@ -191,7 +204,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
     (void)what;
     /* Bounded per wakeup so one busy listener cannot starve the loop. */
     for (int i = 0; i < 64; i++) {
-        struct sockaddr_storage ss;
+        /* Zeroed: accept4 fills only sl bytes (none for some families). */
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof(ss);
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -257,15 +271,15 @@ int tsr_http_server_listen(struct tsr_http_server *srv, const char *host, uint16
         tsr_diag_set(d, TSR_EIO, "listen: %s", strerror(errno));
         goto out;
     }
-    struct sockaddr_storage ss;
+    /* Zeroed: getsockname fills only sl bytes. */
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
         tsr_diag_set(d, TSR_EIO, "getsockname: %s", strerror(errno));
         goto out;
     }
     struct tsr_http_listener *l = &srv->listeners[srv->nlisteners];
-    l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    l->port = ss_port(&ss);
     l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, srv);
     if (l->ev == NULL) {
         rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
@@ -309,11 +323,13 @@ void tsr_http_server_free(struct tsr_http_server *srv)
     while (srv->conns != NULL) {
         struct tsr_http_conn *c = srv->conns;
         c->busy = 0;
-        tsr_http__conn_close(c);
-        /* conn_close frees at once when not busy; guard against a bug
-         * leaving it in the list forever. */
-        if (srv->conns == c)
+        /* A connection closed while busy is already dead and only waits to
+         * be freed; any other one is closed, which frees it, busy being 0.
+         * Either way it leaves the list. */
+        if (c->dead)
             conn_free(c);
+        else
+            tsr_http__conn_close(c);
     }
     if (srv->drain_timer != NULL)
         event_free(srv->drain_timer);
@@ -642,12 +658,15 @@ void tsr_http__conn_pump(struct tsr_http_conn *c)
         tsr_log_debug(TSR_LC_HTTP, "conn %s: pump: %zu pending, paused out=%d in=%d, write %s",
                       c->peer, c->out.len - c->out_off, c->paused_out, c->paused_in,
                       c->write_armed ? "armed" : "idle");
-        if (c->state == CONN_H2 && tsr_http__h2_finished(c))
+        if (c->state == CONN_H2 && tsr_http__h2_finished(c)) {
             tsr_http__conn_close(c);
-        else if (c->closing && c->out.len == c->out_off && c->linger)
-            conn_start_linger(c);
-        else if (c->closing && c->out.len == c->out_off)
-            tsr_http__conn_close(c);
+        } else if (c->closing && c->out.len == c->out_off) {
+            /* All sent: linger to read what the peer still sends, or close. */
+            if (c->linger)
+                conn_start_linger(c);
+            else
+                tsr_http__conn_close(c);
+        }
     }
     conn_release(c);
 }

@@ -74,8 +74,10 @@ static void answer_message(const struct tsr_client_resp *resp, const char *url, 
     }
 }
 
-int tsr_cli_api_call(struct tsr_cli *cli, const char *method, const char *path,
-                     const json_t *body, json_t **out)
+/* tsr_cli_api_call, or with write_cb a streamed 2xx body (tsr_cli_api_stream). */
+static int api_call(struct tsr_cli *cli, const char *method, const char *path,
+                    const json_t *body, json_t **out, tsr_client_write_fn write_cb,
+                    void *write_arg)
 {
     struct tsr_client_opts opts = {
         .connect_timeout_ms = CONNECT_TIMEOUT_MS,
@@ -121,6 +123,8 @@ int tsr_cli_api_call(struct tsr_cli *cli, const char *method, const char *path,
     req.headers = headers;
     req.body = text;
     req.body_len = len;
+    req.write_cb = write_cb;
+    req.write_arg = write_arg;
     rc = tsr_client_fetch_sync(&opts, &req, &resp);
     if (rc != 0) {
         /* Our own request could not be sent, or the connector did not answer. */
@@ -161,6 +165,18 @@ out:
     tsr_buf_cleanup(&url);
     tsr_client_resp_cleanup(&resp);
     return status;
+}
+
+int tsr_cli_api_call(struct tsr_cli *cli, const char *method, const char *path,
+                     const json_t *body, json_t **out)
+{
+    return api_call(cli, method, path, body, out, NULL, NULL);
+}
+
+int tsr_cli_api_stream(struct tsr_cli *cli, const char *path, tsr_client_write_fn write_cb,
+                       void *arg)
+{
+    return api_call(cli, "GET", path, NULL, NULL, write_cb, arg);
 }
 
 int tsr_cli_api_list(struct tsr_cli *cli, const char *path, json_t **items)

@@ -20,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "transports/client.h"
+
 struct tsr_cli;
 
 /* Whole-request time limit of one call (a catalog request waits for the peer). */
@@ -43,6 +45,15 @@ struct tsr_cli;
  */
 int tsr_cli_api_call(struct tsr_cli *cli, const char *method, const char *path,
                      const json_t *body, json_t **out);
+
+/*
+ * GET path and hand a 2xx answer's body to write_cb(arg, data, len) as it
+ * arrives (a non-zero return stops the transfer and fails the call); an
+ * error answer is reported as by tsr_cli_api_call.  A body cut short by
+ * the connector (it aborts an answer that fails half-way) fails the call.
+ */
+int tsr_cli_api_stream(struct tsr_cli *cli, const char *path, tsr_client_write_fn write_cb,
+                       void *arg);
 
 /*
  * GET every page of a list (path as above, may hold a query) and return

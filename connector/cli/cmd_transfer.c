@@ -109,6 +109,13 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
                           tsr_cli_jstr(done, "error"));
         goto out;
     }
+    /* The data is in the vault; the copy to --out is a use the agreement may refuse. */
+    if (json_is_string(json_object_get(done, "out")) &&
+        json_is_string(json_object_get(done, "error"))) {
+        rc = tsr_cli_fail(cli, "transfer %s completed into the vault, but %s",
+                          tsr_cli_jstr(done, "id"), tsr_cli_jstr(done, "error"));
+        goto out;
+    }
     if (cli->json) {
         rc = tsr_cli_json_out(cli, done);
         done = NULL;
@@ -117,8 +124,9 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
     char size[32];
     json_t *bytes = json_object_get(done, "bytes");
     tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : 0, size, sizeof(size));
-    printf("transfer %s completed: %s to %s\n", tsr_cli_jstr(done, "id"), size,
-           tsr_cli_jstr(done, "out"));
+    printf("transfer %s completed: %s into the vault%s%s\n", tsr_cli_jstr(done, "id"), size,
+           json_is_string(json_object_get(done, "out")) ? ", a copy in " : "",
+           json_is_string(json_object_get(done, "out")) ? tsr_cli_jstr(done, "out") : "");
 out:
     tsr_free(abs);
     tsr_free(path);
@@ -236,8 +244,10 @@ const struct tsr_cmd_entry tsr_cmd_transfer_entry = {
     .help = "Start a transfer under an agreement, or look after transfers.\n"
             "  transfer AGREEMENT_ID [--out PATH] [--wait] [--timeout SECS]\n"
             "      pull the agreed data; prints the transfer id\n"
-            "      -o, --out PATH        where the data goes (default: the connector's data\n"
-            "                            folder); made absolute, as the connector writes it\n"
+            "      -o, --out PATH        the data goes into the connector's vault; also\n"
+            "                            write one copy to PATH through a checked use\n"
+            "                            (counted and recorded in the usage ledger); made\n"
+            "                            absolute, as the connector writes it\n"
             "      -w, --wait            wait until it completes (a progress line on a\n"
             "                            terminal); exit status 1 if it is terminated\n"
             "      -t, --timeout SECS    how long --wait waits (default 3600)\n"

@@ -38,12 +38,15 @@
     X(catalog)                                                                                    \
     X(help)                                                                                       \
     X(init)                                                                                       \
+    X(ledger)                                                                                     \
     X(negotiate)                                                                                  \
     X(negotiation)                                                                                \
     X(offer)                                                                                      \
     X(policy)                                                                                     \
+    X(sd)                                                                                         \
     X(status)                                                                                     \
     X(transfer)                                                                                   \
+    X(vault)                                                                                      \
     X(version)
 
 #define DECLARE(n) extern const struct tsr_cmd_entry tsr_cmd_##n##_entry;

@@ -902,7 +902,15 @@ static void test_build_transfer(void **state)
     (void)state;
     assert_string_equal(tsr_dsp_endpoint_property(da, "authorization"), "TOKEN");
     assert_string_equal(tsr_dsp_endpoint_property(da, "authType"), "bearer");
-    assert_null(json_object_get(bare, "endpointProperties"));
+    /* The EDC-named copies (contracts/dsp.h), and none for what was not given. */
+    assert_string_equal(tsr_dsp_endpoint_property(da, TSR_DSP_EDC_NS "endpoint"),
+                        "https://p.example/data/1");
+    assert_string_equal(tsr_dsp_endpoint_property(da, TSR_DSP_EDC_NS "authorization"), "TOKEN");
+    assert_string_equal(tsr_dsp_endpoint_property(da, TSR_DSP_EDC_NS "authType"), "bearer");
+    assert_string_equal(tsr_dsp_endpoint_property(bare, TSR_DSP_EDC_NS "endpoint"),
+                        "https://c.example/in");
+    assert_null(tsr_dsp_endpoint_property(bare, "authorization"));
+    assert_int_equal(json_array_size(json_object_get(bare, "endpointProperties")), 1);
     emit("transfer-process", tsr_dsp_transfer_process("urn:c:2", "urn:p:2", TSR_TP_SUSPENDED),
          TSR_DSP_TRANSFER_PROCESS);
     assert_null(tsr_dsp_transfer_process("urn:c:2", "urn:p:2", TSR_TP_INITIAL));

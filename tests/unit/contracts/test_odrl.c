@@ -1610,6 +1610,30 @@ static void test_out_of_memory(void **state)
     tsr_odrl_registry_free(reg);
 }
 
+/* A target given as a node with both @id and uid: @id wins, whichever member comes first. */
+static void test_entity_id_and_uid(void **state)
+{
+    static const char *const policies[] = {
+        "{'@context': 'http://www.w3.org/ns/odrl.jsonld', '@type': 'Set', 'permission': [{"
+        "'action': 'read', 'target': {'@id': 'urn:asset', 'uid': 'urn:other'}}]}",
+        "{'@context': 'http://www.w3.org/ns/odrl.jsonld', '@type': 'Set', 'permission': [{"
+        "'action': 'read', 'target': {'uid': 'urn:other', '@id': 'urn:asset'}}]}",
+    };
+    struct tsr_odrl_request r;
+
+    (void)state;
+    for (size_t i = 0; i < TSR_ARRAY_SIZE(policies); i++) {
+        struct tsr_odrl_policy *p = compile_ok(policies[i]);
+        req_init(&r, "read");
+        r.target = "urn:asset";
+        if (eval(p, &r) != TSR_ODRL_PERMIT)
+            fail_msg("policy %zu: %s", i, dec.why);
+        r.target = "urn:other";
+        assert_int_equal(eval(p, &r), TSR_ODRL_NOT_APPLICABLE);
+        tsr_odrl_policy_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1642,6 +1666,7 @@ int main(void)
         cmocka_unit_test(test_next_boundary),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_entity_id_and_uid),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -74,12 +74,35 @@ static void test_nomem_leaves_buffer(void **state)
     tsr_buf_cleanup(&b);
 }
 
+/* RFC 3986 2.1 percent-encoding: unreserved bytes kept, the rest %XX (upper case). */
+static void test_add_pct(void **state)
+{
+    struct tsr_buf b;
+
+    (void)state;
+    tsr_buf_init(&b, 64);
+    assert_int_equal(tsr_buf_add_pct(&b, "a-Z_0.~ /&=\xc3\xa9", NULL), 0);
+    assert_string_equal(tsr_buf_str(&b), "a-Z_0.~%20%2F%26%3D%C3%A9");
+    tsr_buf_reset(&b);
+    assert_int_equal(tsr_buf_add_pct(&b, "did:web:x/y", ":"), 0);
+    assert_string_equal(tsr_buf_str(&b), "did:web:x%2Fy");
+    /* Past the maximum: TSR_ELIMIT and the buffer as it was. */
+    tsr_buf_cleanup(&b);
+    tsr_buf_init(&b, 8);
+    assert_int_equal(tsr_buf_adds(&b, "ab"), 0);
+    assert_int_equal(tsr_buf_add_pct(&b, "////", NULL), TSR_ELIMIT);
+    assert_string_equal(tsr_buf_str(&b), "ab");
+    assert_int_equal(b.len, 2);
+    tsr_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_limit),
         cmocka_unit_test(test_long_format),
         cmocka_unit_test(test_nomem_leaves_buffer),
+        cmocka_unit_test(test_add_pct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

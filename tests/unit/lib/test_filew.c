@@ -1,8 +1,8 @@
 /*
  * tests/unit/lib/test_filew.c: the block writer gives back exactly what it
  * was given, whatever the chunking, on a file system that takes O_DIRECT
- * and one where the writer must fall back; resuming truncates to a block
- * boundary; a non-regular file is refused.
+ * and one where the writer must fall back; resuming at any offset keeps
+ * the bytes before it; a non-regular file is refused.
  */
 #include "lib/tsr.h"
 
@@ -123,20 +123,31 @@ static void test_resume(void **state)
     assert_int_equal(tsr_filew_finish(&w, false), 0);
     tsr_filew_close(&w);
 
-    /* Resume at 10000: the writer truncates to 8192 and says so. */
-    off = 10000;
+    /* Resume at 9000, inside a block: the bytes before it survive. */
+    off = 9000;
     assert_int_equal(tsr_filew_open(&w, path, 0600, 0, &off, NULL), 0);
-    assert_int_equal(off, 8192);
+    assert_int_equal(off, 9000);
+    assert_int_equal(tsr_filew_size(&w), 9000);
     assert_int_equal(tsr_filew_write(&w, data + off, n - off), 0);
     assert_int_equal(tsr_filew_finish(&w, true), 0);
     tsr_filew_close(&w);
     assert_file(path, data, n);
 
-    /* An offset past the end is clamped to what the file holds. */
+    /* At a block boundary, and with a tail that is not one. */
+    off = 65536;
+    assert_int_equal(tsr_filew_open(&w, path, 0600, 0, &off, NULL), 0);
+    assert_int_equal(off, 65536);
+    assert_int_equal(tsr_filew_write(&w, data + off, n - off), 0);
+    assert_int_equal(tsr_filew_finish(&w, false), 0);
+    tsr_filew_close(&w);
+    assert_file(path, data, n);
+
+    /* An offset past the end is lowered to what the file holds. */
     off = 1 << 30;
     assert_int_equal(tsr_filew_open(&w, path, 0600, 0, &off, NULL), 0);
-    assert_int_equal(off, 98304);
+    assert_int_equal(off, n);
     tsr_filew_close(&w);
+    assert_file(path, data, n);
     unlink(path);
     free(data);
 }
