@@ -292,8 +292,9 @@ static void in_authed(void *arg, int rc, const char *caller, const struct tsr_di
             return;
         }
         if (!json_is_object(x.body)) {
-            json_decref(x.body);
+            /* The error reply reads x.body (for the pids): free it only afterwards. */
             tsr_dsp__error(&x, 400, "400", NULL, NULL, "the body must be a JSON object");
+            json_decref(x.body);
             return;
         }
     }
