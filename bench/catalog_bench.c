@@ -15,7 +15,8 @@
  * 3. Signs SIGNED (default 5,000) real offer credentials (connector/sd.h)
  *    and ingests them the way tessera-catalogd does: decode, verify the
  *    ES256 signature against the DID document, check the shapes and
- *    rules, store; prints credentials per second.
+ *    rules, store; prints credentials per second, per CPU second (which
+ *    other processes' load does not change) and the time of each phase.
  * The process's peak resident memory is printed last.
  */
 #include "lib/tsr.h"
@@ -88,6 +89,14 @@ static double now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU seconds of this thread: a figure that other processes' load does not inflate. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -230,8 +239,11 @@ static int signed_ingest(struct tsr_cat_store *cs, size_t n)
 {
     struct tsr_key *key = NULL;
     json_t *jwk = NULL, *doc = NULL;
-    const char *did = "did:web:bench.example";
-    struct tsr_sd_conf c = {.did = did, .kid = "did:web:bench.example#key-1",
+    char did[64], kid[80];
+    /* An issuer of its own per run: with -r, fresh offers rather than supersessions. */
+    snprintf(did, sizeof(did), "did:web:bench%ld.example", (long)getpid());
+    snprintf(kid, sizeof(kid), "%s#key-1", did);
+    struct tsr_sd_conf c = {.did = did, .kid = kid,
                             .name = "Bench GmbH", .public_url = "https://bench.example",
                             .dsp_url = "https://bench.example/dsp/2025-1", .reg_number = "X1",
                             .legal_country = "DE", .validity_s = 86400};
@@ -258,9 +270,9 @@ static int signed_ingest(struct tsr_cat_store *cs, size_t n)
             return 1;
         json_decref(cred);
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     tsr_cat_store_begin(cs, NULL);
-    double ph[4] = {0};
+    double ph[5] = {0};
     struct tsr_vc_keycache *kc = NULL;
     if (tsr_vc_keycache_new(0, &kc) != 0)
         return 1;
@@ -285,18 +297,26 @@ static int signed_ingest(struct tsr_cat_store *cs, size_t n)
             ok++;
         tsr_vc_free(vc);
         if ((i + 1) % 1000 == 0) {
+            t[0] = now_us();
             tsr_cat_store_commit(cs, NULL);
+            ph[4] += now_us() - t[0];
             tsr_cat_store_begin(cs, NULL);
         }
     }
+    double tc = now_us();
     tsr_cat_store_commit(cs, NULL);
-    double dt = now_s() - t0;
+    ph[4] += now_us() - tc;
+    double dt = now_s() - t0, dc = cpu_s() - c0;
     printf("signed ingest: %zu of %zu credentials verified (ES256 + shapes) and stored in %.2f s: "
            "%.0f credentials/s (target 5000/s: %.2fx)\n",
            ok, n, dt, (double)n / dt, (double)n / dt / 5000.0);
+    /* On a shared machine the wall clock counts others' work too: CPU time does not. */
+    printf("  CPU time %.2f s: %.0f credentials per CPU second (one core)\n", dc,
+           (double)n / dc);
     printf("  per credential: decode %.0f us, verify (key + ES256 + parse) %.0f us, "
-           "check %.0f us, store %.0f us\n",
-           ph[0] / (double)n, ph[1] / (double)n, ph[2] / (double)n, ph[3] / (double)n);
+           "check %.0f us, store %.0f us, commit %.0f us (every 1000)\n",
+           ph[0] / (double)n, ph[1] / (double)n, ph[2] / (double)n, ph[3] / (double)n,
+           ph[4] / (double)n);
     tsr_vc_keycache_free(kc);
     for (size_t i = 0; i < n; i++)
         tsr_free(jwts[i]);

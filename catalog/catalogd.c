@@ -13,7 +13,9 @@
  *
  * A presentation posted by a client is all or nothing: one refused
  * credential refuses the request, with every reason of every credential.
- * Events from peers are taken one by one.
+ * Events from peers are taken one by one; a token this node already
+ * stored (byte for byte: it was verified then, and storing it again
+ * changes nothing) is skipped without a second verification.
  */
 #include "lib/tsr.h"
 
@@ -31,11 +33,13 @@
 #include "catalog/conf.h"
 #include "catalog/dcat.h"
 #include "catalog/harvest.h"
+#include "catalog/metrics.h"
 #include "catalog/store.h"
 #include "catalog/web.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/sdnotify.h"
 #include "lib/str.h"
 #include "lib/time.h"
 #include "lib/vc.h"
@@ -338,6 +342,15 @@ static void job_step(struct job *j)
             j->next++;
             continue;
         }
+        /* Relayed again (a ring, several paths): verified when it was stored. */
+        bool known = false;
+        if (j->peer != NULL && tsr_cat_store_known(j->cd->store, jwt, &known, NULL) == 0 &&
+            known) {
+            tsr_vc_free(j->cur);
+            j->cur = NULL;
+            j->next++;
+            continue;
+        }
         if (!grow(j)) {
             refuse_msg(j, NULL, "out of memory");
             break;
@@ -452,6 +465,8 @@ static void h_withdrawals(struct tsr_http_req *req, void *arg)
 static const char *const query_names[] = {"q",     "type",  "participant", "keyword",
                                           "mediaType", "limit", "cursor"};
 #define NQ TSR_ARRAY_SIZE(query_names)
+/* The most branches of a POST /query "or". */
+#define OR_MAX 8
 
 /* Fill q from the values v (borrowed; NULL: absent).  Returns 0 or TSR_EINVAL. */
 static int make_query(struct tsr_cat_query *q, char *const *v, struct tsr_diag *d)
@@ -491,6 +506,25 @@ static void free_params(char **v)
         tsr_free(v[i]);
 }
 
+/*
+ * Answer a page of results (items, stolen) that skipped offset; a full
+ * page gets the cursor of the next one when that one may skip up to
+ * max_skip results.
+ */
+static void reply_items(struct tsr_http_req *req, json_t *items, size_t offset, size_t limit,
+                        size_t max_skip, int64_t t0)
+{
+    json_t *ans = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)json_array_size(items),
+                            "took_ms", (json_int_t)(tsr_time_mono_ms() - t0), "items", items);
+
+    if (ans != NULL && json_array_size(items) == limit && offset + limit <= max_skip) {
+        char next[32];
+        snprintf(next, sizeof(next), "%zu", offset + limit);
+        json_object_set_new(ans, "next_cursor", json_string(next));
+    }
+    reply_json(req, 200, ans);
+}
+
 static void answer_query(struct catd *cd, struct tsr_http_req *req, char *const *v)
 {
     struct tsr_cat_query q;
@@ -505,17 +539,75 @@ static void answer_query(struct catd *cd, struct tsr_http_req *req, char *const 
         reply_error(req, rc, tsr_diag_msg(&d));
         return;
     }
-    json_t *ans = json_pack("{s:I, s:I, s:o}", "count", (json_int_t)json_array_size(items),
-                            "took_ms", (json_int_t)(tsr_time_mono_ms() - t0), "items", items);
-    size_t limit = q.limit == 0 ? TSR_CAT_QUERY_DEFAULT : q.limit;
-    /* A full page may have a next one. */
-    if (ans != NULL && json_array_size(items) == limit &&
-        q.offset + limit <= TSR_CAT_OFFSET_MAX) {
-        char next[32];
-        snprintf(next, sizeof(next), "%zu", q.offset + limit);
-        json_object_set_new(ans, "next_cursor", json_string(next));
+    reply_items(req, items, q.offset, q.limit == 0 ? TSR_CAT_QUERY_DEFAULT : q.limit,
+                TSR_CAT_OFFSET_MAX, t0);
+}
+
+/*
+ * POST /query with "or": each branch (the top's conditions and the
+ * branch's) is queried for the first cursor + limit results, and the
+ * branches' lists are interleaved (the first result of each, then the
+ * second of each...), each in its own order, without repeats.  top holds
+ * the top's values (conditions, limit, cursor), br[b] each branch's.
+ */
+static void answer_or(struct catd *cd, struct tsr_http_req *req, char *const *top,
+                      char *const (*br)[NQ], size_t nb)
+{
+    struct tsr_cat_query q;
+    struct tsr_diag d = {0};
+    json_t *lists[OR_MAX] = {0}, *all = json_array(), *seen = json_object(), *page = NULL;
+    int64_t t0 = tsr_time_mono_ms();
+    size_t limit, want;
+    int rc = make_query(&q, top, &d);
+
+    limit = q.limit == 0 ? TSR_CAT_QUERY_DEFAULT : q.limit;
+    want = q.offset + limit;
+    if (rc == 0 && want > TSR_CAT_QUERY_MAX)
+        rc = tsr_diag_set(&d, TSR_EINVAL, "with \"or\", cursor + limit is at most %d",
+                          TSR_CAT_QUERY_MAX);
+    if (rc == 0 && (all == NULL || seen == NULL))
+        rc = tsr_diag_set(&d, TSR_ENOMEM, "out of memory");
+    for (size_t b = 0; rc == 0 && b < nb; b++) {
+        char *v[NQ] = {0};
+        struct tsr_cat_query bq;
+        /* The conditions only: the branch's page is the first `want` results. */
+        for (size_t i = 0; i < NQ - 2; i++)
+            v[i] = top[i] != NULL ? top[i] : br[b][i];
+        rc = make_query(&bq, v, &d);
+        bq.limit = want;
+        if (rc == 0)
+            rc = tsr_cat_store_query(cd->store, &bq, &lists[b], &d);
     }
-    reply_json(req, 200, ans);
+    for (size_t pos = 0; rc == 0 && json_array_size(all) < want; pos++) {
+        bool more = false;
+        for (size_t b = 0; b < nb && json_array_size(all) < want; b++) {
+            json_t *it = json_array_get(lists[b], pos);
+            const char *id = json_string_value(json_object_get(it, "id"));
+            if (it == NULL)
+                continue;
+            more = true;
+            if (id != NULL && json_object_get(seen, id) != NULL)
+                continue;
+            if ((id != NULL && json_object_set_new(seen, id, json_true()) != 0) ||
+                json_array_append(all, it) != 0)
+                rc = tsr_diag_set(&d, TSR_ENOMEM, "out of memory");
+        }
+        if (!more)
+            break;
+    }
+    if (rc == 0) {
+        page = json_array();
+        for (size_t i = q.offset; page != NULL && i < json_array_size(all); i++)
+            json_array_append(page, json_array_get(all, i));
+    }
+    if (rc != 0 || page == NULL)
+        reply_error(req, rc != 0 ? rc : TSR_ENOMEM, rc != 0 ? tsr_diag_msg(&d) : "out of memory");
+    else
+        reply_items(req, page, q.offset, limit, TSR_CAT_QUERY_MAX - limit, t0);
+    for (size_t b = 0; b < nb; b++)
+        json_decref(lists[b]);
+    json_decref(all);
+    json_decref(seen);
 }
 
 static void h_query(struct tsr_http_req *req, void *arg)
@@ -527,41 +619,73 @@ static void h_query(struct tsr_http_req *req, void *arg)
     free_params(v);
 }
 
-/* POST /query: the same conditions as members of a JSON object (all must hold). */
-static void h_query_post(struct tsr_http_req *req, void *arg)
+/*
+ * The members of a POST /query object as values v (borrowed from obj; a
+ * numeric limit written into num).  A branch (an element of "or") holds
+ * conditions only, none of them also given at the top; the top may hold
+ * "or" (*or gets it).  Returns 0 or TSR_EINVAL.
+ */
+static int query_members(json_t *obj, char **v, char *num, size_t numsize, char *const *top,
+                         json_t **or, struct tsr_diag *d)
 {
-    const struct tsr_buf *b = tsr_http_req_body(req);
-    char *v[NQ] = {0};
-    char num[32];
-    struct tsr_diag d = {0};
-    json_t *body = NULL;
     const char *key;
     json_t *val;
 
-    if (tsr_json_parse(tsr_buf_str(b), b->len, NULL, &body, &d) != 0 || !json_is_object(body)) {
-        reply_error(req, TSR_EINVAL, d.msg[0] != '\0' ? d.msg : "the body must be an object");
-        json_decref(body);
-        return;
-    }
-    json_object_foreach(body, key, val) {
+    if (!json_is_object(obj))
+        return tsr_diag_set(d, TSR_EINVAL, "a query (or an element of \"or\") is an object");
+    json_object_foreach(obj, key, val) {
         size_t i;
+        if (top == NULL && strcmp(key, "or") == 0) {
+            if (!json_is_array(val) || json_array_size(val) == 0 ||
+                json_array_size(val) > OR_MAX)
+                return tsr_diag_set(d, TSR_EINVAL, "or: an array of 1 to %d objects", OR_MAX);
+            *or = val;
+            continue;
+        }
         for (i = 0; i < NQ && strcmp(query_names[i], key) != 0; i++)
             ;
         bool number_ok = strcmp(key, "limit") == 0 && json_is_integer(val);
-        if (i == NQ || !(json_is_string(val) || number_ok)) {
-            tsr_diag_set(&d, TSR_EINVAL, "member %.60s: unknown, or not a string", key);
-            reply_error(req, TSR_EINVAL, d.msg);
-            json_decref(body);
-            return;
-        }
+        if (i == NQ || !(json_is_string(val) || number_ok))
+            return tsr_diag_set(d, TSR_EINVAL, "member %.60s: unknown, or not a string", key);
+        if (top != NULL && (i >= NQ - 2 || top[i] != NULL))
+            return tsr_diag_set(d, TSR_EINVAL, "or: member %.60s %s", key,
+                                i >= NQ - 2 ? "belongs at the top" : "is given at the top too");
         if (json_is_integer(val)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+            snprintf(num, numsize, "%lld", (long long)json_integer_value(val));
             v[i] = num;
         } else {
             v[i] = (char *)json_string_value(val);
         }
     }
-    answer_query(arg, req, v);
+    return 0;
+}
+
+/*
+ * POST /query: the same conditions as members of a JSON object, all of
+ * which must hold, and optionally "or": objects of further conditions, one
+ * of which must hold as well.
+ */
+static void h_query_post(struct tsr_http_req *req, void *arg)
+{
+    const struct tsr_buf *b = tsr_http_req_body(req);
+    char *v[NQ] = {0};
+    char *br[OR_MAX][NQ] = {{0}};
+    char num[32];
+    struct tsr_diag d = {0};
+    json_t *body = NULL, *or = NULL;
+    int rc;
+
+    rc = tsr_json_parse(tsr_buf_str(b), b->len, NULL, &body, &d);
+    if (rc == 0)
+        rc = query_members(body, v, num, sizeof(num), NULL, &or, &d);
+    for (size_t i = 0; rc == 0 && i < json_array_size(or); i++)
+        rc = query_members(json_array_get(or, i), br[i], num, sizeof(num), v, NULL, &d);
+    if (rc != 0)
+        reply_error(req, TSR_EINVAL, tsr_diag_msg(&d));
+    else if (or != NULL)
+        answer_or(arg, req, v, br, json_array_size(or));
+    else
+        answer_query(arg, req, v);
     json_decref(body);
 }
 
@@ -932,6 +1056,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     tsr_log_info(TSR_LC_MAIN, "stopping");
+    tsr_sd_notify("STOPPING=1");
     event_base_loopexit(cd->base, NULL);
 }
 
@@ -999,6 +1124,9 @@ static int start(struct catd *cd, struct tsr_diag *d)
     tsr_http_server_route(cd->srv, "GET", "/entry", h_entry, cd);
     tsr_http_server_route(cd->srv, "GET", "/", h_page, cd);
     tsr_http_server_route(cd->srv, "GET", "/events", h_events, cd);
+    rc = tsr_catalog_metrics_mount(cd->srv, cd->store, d);
+    if (rc != 0)
+        return rc;
     rc = tsr_http_server_listen(cd->srv, cd->conf.listen, (uint16_t)cd->conf.port, d);
     if (rc != 0)
         return rc;
@@ -1099,6 +1227,7 @@ int main(int argc, char **argv)
     tsr_log_info(TSR_LC_MAIN, "tessera-catalogd %s on %s:%u (%s), %zu peers", PACKAGE_VERSION,
                  cd.conf.listen, tsr_http_server_port(cd.srv, 0),
                  cd.conf.tls ? "TLS and cleartext" : "cleartext", cd.npeers);
+    tsr_sd_notify("READY=1");
     event_base_dispatch(cd.base);
     status = 0;
     goto out;

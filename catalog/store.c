@@ -66,6 +66,9 @@ static const struct tsr_db_migration migrations[] = {
         "CREATE TABLE cat_event (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
         " ref TEXT, jwt TEXT, at_ms INTEGER NOT NULL);"
         "CREATE TABLE cat_peer (url TEXT PRIMARY KEY, after INTEGER NOT NULL);"},
+    /* A published event names its entry rather than holding a second copy of the JWT
+     * (the largest column: written twice, the ingest rate halved its WAL traffic). */
+    {2, "ALTER TABLE cat_event ADD COLUMN entry INTEGER;"},
 };
 
 /*
@@ -123,6 +126,18 @@ int tsr_cat_store_open(const char *path, struct tsr_cat_store **out, struct tsr_
     if (cs == NULL)
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
     rc = tsr_db_open(path, &cs->db, d);
+    /*
+     * Bulk ingest (profiled with perf at a million entries): SQLite's
+     * default 2 MiB page cache fills with a transaction's dirty pages and
+     * spills them mid-transaction, and the default WAL checkpoint every
+     * 4 MiB copies the same hot index pages back again and again (a fifth
+     * of the ingest time).  16 MiB of cache and a checkpoint every 32 MiB
+     * of WAL take most of both away.
+     */
+    if (rc == 0)
+        rc = tsr_db_exec(cs->db, "PRAGMA cache_size = -16384", d);
+    if (rc == 0)
+        rc = tsr_db_exec(cs->db, "PRAGMA wal_autocheckpoint = 8192", d);
     if (rc == 0)
         rc = register_rank(cs, d);
     if (rc == 0)
@@ -289,6 +304,23 @@ static int relabel(struct tsr_cat_store *cs, const char *sel, const char *issuer
     return 0;
 }
 
+int tsr_cat_store_known(struct tsr_cat_store *cs, const char *jwt, bool *known,
+                        struct tsr_diag *d)
+{
+    char hex[2 * TSR_SHA256_LEN + 1];
+    int64_t v;
+
+    *known = false;
+    sha_hex(jwt, hex);
+    v = scalar(cs, "SELECT 1 FROM cat_entry WHERE sha256 = ?1 UNION ALL "
+                   "SELECT 1 FROM cat_withdrawal WHERE sha256 = ?1 LIMIT 1",
+               hex, NULL, d);
+    if (v == -2)
+        return TSR_EIO;
+    *known = v == 1;
+    return 0;
+}
+
 int tsr_cat_store_add(struct tsr_cat_store *cs, const char *jwt, const struct tsr_vc_info *info,
                       int64_t now_ms, bool log, enum tsr_cat_outcome *outcome,
                       struct tsr_diag *d)
@@ -316,8 +348,9 @@ int tsr_cat_store_add(struct tsr_cat_store *cs, const char *jwt, const struct ts
         *outcome = TSR_CAT_WITHDRAWN;
         return 0;
     }
-    v = scalar(cs, "SELECT max(iat) FROM cat_entry WHERE issuer = ? AND subject = ? AND "
-                   "status = 'active'",
+    /* INT64_MIN: no active entry of the subject (then nothing to supersede). */
+    v = scalar(cs, "SELECT coalesce(max(iat), -9223372036854775807 - 1) FROM cat_entry "
+                   "WHERE issuer = ? AND subject = ? AND status = 'active'",
                info->issuer, info->subject, d);
     if (v == -2)
         return TSR_EIO;
@@ -326,10 +359,13 @@ int tsr_cat_store_add(struct tsr_cat_store *cs, const char *jwt, const struct ts
         return 0;
     }
     /* Supersede the active one(s): out of the indexes first, then relabelled. */
-    rc = relabel(cs, "SELECT id FROM cat_entry WHERE issuer = ?1 AND subject = ?2 AND "
-                     "status = 'active' AND iat <= ?3 LIMIT 1",
-                 info->issuer, info->subject, info->iat, "superseded", log ? "superseded" : NULL,
-                 now_ms, NULL, d);
+    if (v != INT64_MIN)
+        rc = relabel(cs, "SELECT id FROM cat_entry WHERE issuer = ?1 AND subject = ?2 AND "
+                         "status = 'active' AND iat <= ?3 LIMIT 1",
+                     info->issuer, info->subject, info->iat, "superseded",
+                     log ? "superseded" : NULL, now_ms, NULL, d);
+    else
+        rc = 0;
     if (rc != 0)
         return rc;
     if (info->keywords != NULL) {
@@ -390,7 +426,9 @@ int tsr_cat_store_add(struct tsr_cat_store *cs, const char *jwt, const struct ts
     tsr_buf_cleanup(&words);
     tsr_buf_cleanup(&facets);
     if (rc == 0 && log)
-        rc = log_event(cs, "published", info->id, jwt, now_ms, d);
+        rc = run(cs, "INSERT INTO cat_event (kind, ref, entry, at_ms) "
+                     "VALUES ('published', ?, ?, ?)",
+                 "sii", d, info->id, id, now_ms);
     if (rc == 0)
         *outcome = TSR_CAT_ADDED;
 out:
@@ -652,8 +690,10 @@ int tsr_cat_store_events(struct tsr_cat_store *cs, int64_t after, size_t limit, 
     *out = NULL;
     if (list == NULL)
         return tsr_diag_set(d, TSR_ENOMEM, "out of memory");
-    rc = tsr_db_prepare(cs->db, "SELECT seq, kind, ref, jwt, at_ms FROM cat_event "
-                                "WHERE seq > ? ORDER BY seq LIMIT ?", &st, d);
+    rc = tsr_db_prepare(cs->db, "SELECT ev.seq, ev.kind, ev.ref, coalesce(ev.jwt, e.jwt), "
+                                "ev.at_ms FROM cat_event ev LEFT JOIN cat_entry e "
+                                "ON e.id = ev.entry WHERE ev.seq > ? ORDER BY ev.seq LIMIT ?",
+                        &st, d);
     if (rc != 0)
         goto fail;
     sqlite3_bind_int64(st, 1, after);

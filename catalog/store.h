@@ -71,6 +71,16 @@ int tsr_cat_store_add(struct tsr_cat_store *cs, const char *jwt, const struct ts
                       int64_t now_ms, bool log, enum tsr_cat_outcome *outcome,
                       struct tsr_diag *d);
 
+/*
+ * Whether exactly this JWT (borrowed) is stored, as an entry or a
+ * withdrawal, into *known.  It was verified when it was stored, and
+ * storing it again changes nothing, so a peer relaying it again need not
+ * be believed a second time: the node skips its verification.  Returns
+ * 0 or TSR_EIO.
+ */
+int tsr_cat_store_known(struct tsr_cat_store *cs, const char *jwt, bool *known,
+                        struct tsr_diag *d);
+
 /* Transactions around several adds (a presentation is all or nothing; bulk loads). */
 int tsr_cat_store_begin(struct tsr_cat_store *cs, struct tsr_diag *d);
 int tsr_cat_store_commit(struct tsr_cat_store *cs, struct tsr_diag *d);

@@ -1343,6 +1343,7 @@ int tsr_dsp_new(struct event_base *base, const struct tsr_dsp_opts *opts, struct
     dsp->client = opts->client;
     dsp->key = opts->key;
     dsp->token_lifetime_ms = opts->token_lifetime_ms != 0 ? opts->token_lifetime_ms : 600000;
+    dsp->push_segment = opts->push_segment != 0 ? opts->push_segment : TSR_DSP_PUSH_SEGMENT;
     dsp->outbox_timer = evtimer_new(base, on_outbox_timer, dsp);
     if (dsp->did == NULL || dsp->public_url == NULL || dsp->base_url == NULL ||
         dsp->callback_url == NULL || dsp->data_dir == NULL || dsp->outbox_timer == NULL) {
@@ -1382,6 +1383,10 @@ int tsr_dsp_mount(struct tsr_dsp *dsp, struct tsr_http_server *srv, struct tsr_d
     }
     snprintf(path, sizeof(path), "%s/:pid", TSR_DSP_DATA_PATH);
     rc = tsr_http_server_route(srv, "GET", path, tsr_dsp__data, dsp);
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s/:pid", TSR_DSP_PUSH_PATH);
+        rc = tsr_http_server_route(srv, "PUT", path, tsr_dsp__push_in, dsp);
+    }
     return rc != 0 ? tsr_diag_set(d, rc, "cannot add route %s", path) : 0;
 }
 

@@ -35,6 +35,8 @@ struct tsr_usage;
 #define TSR_DSP_CALLBACK_SEGMENT "callback"
 /* The provider's data endpoint (HttpData-PULL) for a transfer. */
 #define TSR_DSP_DATA_PATH "/data"
+/* The consumer's push endpoint (HttpData-PUSH into its own vault): PUT .../:pid. */
+#define TSR_DSP_PUSH_PATH "/push"
 
 struct tsr_dsp_opts {
     const char *did;             /* our participant DID */
@@ -50,6 +52,8 @@ struct tsr_dsp_opts {
                                     NULL: offers are matched exactly and nothing else is checked */
     struct tsr_usage *usage;     /* borrowed: the consumer's vault and usage control
                                     (connector/usage.h); NULL: pulls write plain files */
+    uint64_t push_segment;       /* the most our push endpoint takes in one request (under
+                                    the protocol server's body limit); 0: 2 MiB */
 };
 
 /* New engine on base.  Starts the outbox timer.  Returns 0, TSR_ENOMEM. */
@@ -100,6 +104,41 @@ int tsr_dsp_negotiation_terminate(struct tsr_dsp *dsp, const char *id, const cha
  */
 int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
                            char **id_out, struct tsr_diag *d);
+
+/*
+ * Start an HttpData-PUSH transfer under agreement_id (consumer): the
+ * provider streams the data to url (http:// or https://, any server
+ * taking a PUT), or, when url is NULL, to this connector's own push
+ * endpoint, which stores it in the vault after checking its Repr-Digest
+ * (needs usage control, else TSR_EINVAL).  The transfer completes when
+ * the provider says the receiver took all of it.  *id_out as for
+ * tsr_dsp_transfer_begin.  0, TSR_ENOTFOUND, TSR_ESTATE, TSR_EINVAL.
+ */
+int tsr_dsp_transfer_push(struct tsr_dsp *dsp, const char *agreement_id, const char *url,
+                          char **id_out, struct tsr_diag *d);
+
+/* A transfer's data in flight, as the running pull or push sees it. */
+struct tsr_dsp_progress {
+    uint64_t bytes;    /* moved so far (received, or sent and taken) */
+    uint64_t total;    /* the whole size; 0: not known yet */
+    uint64_t rate_bps; /* bytes per second over the last second or so */
+};
+
+/*
+ * The progress of transfer id while its data moves in this process (a
+ * consumer's pull or push endpoint, a provider's push).  0 with *out
+ * filled, or TSR_ENOTFOUND when no data of id is moving now.
+ */
+int tsr_dsp_transfer_progress(struct tsr_dsp *dsp, const char *id, struct tsr_dsp_progress *out);
+
+/* The data plane as a whole, for /metrics. */
+struct tsr_dsp_data_stats {
+    uint64_t active;      /* pulls, pushes (both ends) and data responses running now */
+    uint64_t bytes_moved; /* data bytes received or sent since the start (a counter) */
+};
+
+/* Fill *out (never fails). */
+void tsr_dsp_data_stats(struct tsr_dsp *dsp, struct tsr_dsp_data_stats *out);
 
 /* Suspend, resume, complete or terminate a transfer of ours (either role). */
 int tsr_dsp_transfer_suspend(struct tsr_dsp *dsp, const char *id, const char *reason,

@@ -34,6 +34,26 @@ struct tsr_dsp_in;
 struct tsr_dsp_pull;
 struct tsr_dsp_flow;
 struct tsr_dsp_watch;
+struct tsr_dsp_push;
+struct tsr_dsp_pushin;
+
+/* Transfer types. */
+#define TSR_DSP_FORMAT_PULL "HttpData-PULL"
+#define TSR_DSP_FORMAT_PUSH "HttpData-PUSH"
+/*
+ * Our push endpoint's data address says, in this endpoint property, that
+ * it takes the data in Content-Range pieces of at most this many bytes
+ * (well under the default request-body limit).
+ */
+#define TSR_DSP_PUSH_SEGMENT_PROP "segmentSize"
+#define TSR_DSP_PUSH_SEGMENT ((uint64_t)2 * 1024 * 1024)
+
+/* A moving data rate: bytes per second over about the last second. */
+struct tsr_dsp_rate {
+    int64_t t0_ms;  /* start of the current window; 0: not started */
+    uint64_t b0;    /* bytes at t0_ms */
+    uint64_t bps;   /* the last window's rate */
+};
 
 struct tsr_dsp {
     struct event_base *base;
@@ -58,6 +78,10 @@ struct tsr_dsp {
     struct tsr_dsp_pull *pulls;     /* consumer pulls in progress */
     struct tsr_dsp_flow *flows;     /* provider data responses in progress */
     struct tsr_dsp_watch *watches;  /* provider policy monitor: one per STARTED transfer */
+    struct tsr_dsp_push *pushes;    /* provider pushes in progress (dsp_push.c) */
+    struct tsr_dsp_pushin *pushins; /* consumer push endpoint: objects being received */
+    uint64_t data_bytes;            /* data bytes moved since the start (/metrics) */
+    uint64_t push_segment;          /* our push endpoint's piece size (opts) */
     struct tsr_dsp_op *ops;         /* consumer operations in progress (catalog, negotiate) */
     void *route_args;               /* one struct per route, for the handlers */
     bool freeing;
@@ -155,6 +179,38 @@ void tsr_dsp__data(struct tsr_http_req *req, void *arg);
 void tsr_dsp__pulls_free(struct tsr_dsp *dsp);
 /* Stop every data response of provider transfer id now (it left STARTED). */
 void tsr_dsp__flows_stop(struct tsr_dsp *dsp, const char *id);
+/* A data-access token for t: signed by us, sub t->id, aud its peer, lifetime_s long. */
+char *tsr_dsp__data_token(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int64_t lifetime_s);
+/* End t in state (COMPLETED, TERMINATED) with a message to the peer (committed together). */
+int tsr_dsp__tp_end(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *state,
+                    const struct tsr_store_tp_update *upd, const char *reason,
+                    struct tsr_diag *d);
+/* Account n more bytes of a transfer moving: the rate window and the total counter. */
+void tsr_dsp__rate_add(struct tsr_dsp *dsp, struct tsr_dsp_rate *r, uint64_t bytes_now,
+                       uint64_t n);
+
+/* dsp_push.c: HttpData-PUSH, both ends */
+/*
+ * The http(s) URL a push destination (a DataAddress) names: its endpoint,
+ * or EDC's baseUrl property (*edc then true: EDC's sink takes a POST).
+ * Borrowed from addr; NULL when there is none.
+ */
+const char *tsr_dsp__push_url(const json_t *addr, bool *edc);
+/* Provider: push t (STARTED, HttpData-PUSH) to its destination; no-op when running. */
+void tsr_dsp__push_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t);
+/*
+ * Transfer id moved to state: a provider's push stops unless STARTED, a
+ * consumer's half-received object goes when the transfer ended.
+ */
+void tsr_dsp__push_state(struct tsr_dsp *dsp, const char *id, const char *state);
+/* The consumer's push endpoint: PUT TSR_DSP_PUSH_PATH/:pid. */
+void tsr_dsp__push_in(struct tsr_http_req *req, void *arg);
+/* Progress of a push of id at either end: 0 or TSR_ENOTFOUND. */
+int tsr_dsp__push_progress(struct tsr_dsp *dsp, const char *id, struct tsr_dsp_progress *out);
+/* How many pushes (either end) are running. */
+uint64_t tsr_dsp__push_count(const struct tsr_dsp *dsp);
+/* Cancel and free every push (either end). */
+void tsr_dsp__pushes_free(struct tsr_dsp *dsp);
 
 /* monitor.c: the provider's policy monitor (timers; nothing stored) */
 /*

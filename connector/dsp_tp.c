@@ -36,7 +36,7 @@
 #include "transports/fileserve.h"
 #include "transports/http.h"
 
-#define FORMAT_PULL "HttpData-PULL"
+#define FORMAT_PULL TSR_DSP_FORMAT_PULL
 /* A consumer's pull is retried this often before the transfer fails. */
 #define PULL_ATTEMPTS 5
 
@@ -84,8 +84,8 @@ static struct tsr_store_tp *load(struct tsr_dsp_ctx *x, bool provider)
 
 /* ------------------------------------------------------------ provider */
 
-/* A data-access token: bound to the transfer, the agreement and the consumer. */
-static char *data_token(struct tsr_dsp *dsp, const struct tsr_store_tp *t)
+/* A data-access token: bound to the transfer, the agreement and the peer. */
+char *tsr_dsp__data_token(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int64_t lifetime_s)
 {
     char kid[600], jti[TSR_UUID_URN_SIZE];
     char *out = NULL;
@@ -96,7 +96,7 @@ static char *data_token(struct tsr_dsp *dsp, const struct tsr_store_tp *t)
     json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "iss", dsp->did, "sub", t->id,
                                "aud", t->counterparty_did, "agreement", t->agreement_id, "jti", jti,
                                "iat", (json_int_t)now, "exp",
-                               (json_int_t)(now + (int64_t)(dsp->token_lifetime_ms / 1000)));
+                               (json_int_t)now + (json_int_t)lifetime_s);
     if (claims != NULL)
         (void)tsr_jwt_sign(dsp->key, kid, "JWT", claims, &out, NULL);
     json_decref(claims);
@@ -122,6 +122,40 @@ static int provider_permits(struct tsr_dsp *dsp, const struct tsr_store_tp *t, s
     return rc;
 }
 
+/*
+ * Provider: start push t: the consumer gave the destination in its
+ * request (kept as t's data address), so the start message carries none;
+ * the push begins once STARTED is committed.
+ */
+static int provider_start_push(struct tsr_dsp *dsp, const struct tsr_store_tp *t,
+                               struct tsr_diag *d)
+{
+    char *body = tsr_dsp__dump(tsr_dsp_transfer_start(t->provider_pid, t->consumer_pid, NULL));
+    char *url = peer_url(t, "start");
+    struct tsr_store_tp *now = NULL;
+    int rc;
+
+    if (body == NULL || url == NULL) {
+        rc = tsr_diag_set(d, TSR_ENOMEM, "cannot build the start message");
+        goto out;
+    }
+    struct tsr_store_outbox_msg o;
+    tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_TP, t->id, url, body, NULL);
+    rc = tsr_store_tp_transition(dsp->st, t->id, t->state, "STARTED", NULL, &o, d);
+    if (rc != 0)
+        goto out;
+    tsr_log_info(TSR_LC_DSP, "transfer %s: started, pushing to %s", t->id, t->counterparty_did);
+    tsr_dsp__kick(dsp);
+    tsr_dsp__monitor_watch(dsp, t->id);
+    if (tsr_store_tp_get(dsp->st, t->id, &now, NULL) == 0)
+        tsr_dsp__push_start(dsp, now);
+out:
+    tsr_store_tp_free(now);
+    free(body);
+    tsr_free(url);
+    return rc;
+}
+
 /* Provider: start t (REQUESTED or SUSPENDED) with a fresh data address, if its agreement holds. */
 static int provider_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, struct tsr_diag *d)
 {
@@ -134,7 +168,9 @@ static int provider_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, str
     rc = provider_permits(dsp, t, d);
     if (rc != 0)
         return rc;
-    token = data_token(dsp, t);
+    if (t->transfer_type != NULL && strcmp(t->transfer_type, TSR_DSP_FORMAT_PUSH) == 0)
+        return provider_start_push(dsp, t, d);
+    token = tsr_dsp__data_token(dsp, t, (int64_t)(dsp->token_lifetime_ms / 1000));
     snprintf(path, sizeof(path), "%s/%s", TSR_DSP_DATA_PATH, t->id);
     endpoint = tsr_dsp__url(dsp->public_url, path);
     if (token != NULL && endpoint != NULL)
@@ -203,9 +239,18 @@ static void provider_request(struct tsr_dsp_ctx *x)
         tsr_dsp__error(x, 400, "400", cpid, NULL, "agreement %s is not finalized", a->id);
         goto out;
     }
-    if (m.format == NULL || strcmp(m.format, FORMAT_PULL) != 0) {
-        tsr_dsp__error(x, 400, "400", cpid, NULL, "transfer format %s is not offered (use %s)",
-                       m.format ? m.format : "(none)", FORMAT_PULL);
+    bool push = m.format != NULL && strcmp(m.format, TSR_DSP_FORMAT_PUSH) == 0;
+    if (m.format == NULL || (!push && strcmp(m.format, FORMAT_PULL) != 0)) {
+        tsr_dsp__error(x, 400, "400", cpid, NULL,
+                       "transfer format %s is not offered (use %s or %s)",
+                       m.format ? m.format : "(none)", FORMAT_PULL, TSR_DSP_FORMAT_PUSH);
+        goto out;
+    }
+    bool edc = false;
+    if (push && tsr_dsp__push_url(m.data_address, &edc) == NULL) {
+        tsr_dsp__error(x, 400, "400", cpid, NULL,
+                       "an %s request needs a dataAddress with an http(s) endpoint",
+                       TSR_DSP_FORMAT_PUSH);
         goto out;
     }
     if (m.callback_address == NULL) {
@@ -233,9 +278,16 @@ static void provider_request(struct tsr_dsp_ctx *x)
         .agreement_id = a->id,
         .counterparty_did = (char *)x->caller,
         .counterparty_url = (char *)m.callback_address,
-        .transfer_type = (char *)FORMAT_PULL,
+        .transfer_type = (char *)(push ? TSR_DSP_FORMAT_PUSH : FORMAT_PULL),
     };
-    int rc = tsr_store_tp_create(dsp->st, &nt, NULL, &d);
+    char *dest_text = push ? json_dumps(m.data_address, JSON_COMPACT) : NULL;
+    nt.data_address_json = dest_text;
+    int rc = push && dest_text == NULL ? tsr_diag_set(&d, TSR_ENOMEM, "out of memory")
+                                       : tsr_store_tp_create(dsp->st, &nt, NULL, &d);
+    if (dest_text != NULL) {
+        tsr_wipe(dest_text, strlen(dest_text));
+        free(dest_text);
+    }
     if (rc != 0) {
         tsr_dsp__error(x, 500, "500", cpid, NULL, "%s", tsr_diag_msg(&d));
         goto out;
@@ -264,6 +316,7 @@ struct tsr_dsp_flow {
     struct tsr_dsp_flow *prev, *next;
     struct tsr_dsp *dsp;
     struct tsr_http_file *f; /* NULL until the response started */
+    int64_t t0_ms;           /* when it started (its rate) */
     char id[TSR_STORE_ID_MAX + 1];
 };
 
@@ -274,6 +327,7 @@ static void flow_ended(void *arg, bool complete, uint64_t sent)
 
     tsr_log_debug(TSR_LC_DATA, "transfer %s: a response ended (%s, %llu bytes)", fl->id,
                   complete ? "whole" : "cut", (unsigned long long)sent);
+    dsp->data_bytes += sent;
     if (fl->prev != NULL)
         fl->prev->next = fl->next;
     else
@@ -413,6 +467,7 @@ void tsr_dsp__data(struct tsr_http_req *req, void *arg)
         goto out;
     }
     fl->dsp = dsp;
+    fl->t0_ms = tsr_time_now_ms();
     snprintf(fl->id, sizeof(fl->id), "%s", t->id);
     fl->next = dsp->flows;
     if (dsp->flows != NULL)
@@ -461,6 +516,7 @@ struct tsr_dsp_pull {
     char digest[TSR_SHA256_HEX_SIZE];
     uint64_t asked;             /* the offset the request in flight asked for */
     int attempts;               /* failures in a row without progress */
+    struct tsr_dsp_rate rate;
     struct tsr_client_xfer *xfer;
     struct event *retry;
 };
@@ -495,6 +551,70 @@ void tsr_dsp__pulls_free(struct tsr_dsp *dsp)
 {
     while (dsp->pulls != NULL)
         pull_free(dsp->pulls);
+    tsr_dsp__pushes_free(dsp);
+}
+
+void tsr_dsp__rate_add(struct tsr_dsp *dsp, struct tsr_dsp_rate *r, uint64_t bytes_now,
+                       uint64_t n)
+{
+    int64_t now = tsr_time_now_ms();
+
+    dsp->data_bytes += n;
+    if (r->t0_ms == 0 || bytes_now < r->b0) {
+        r->t0_ms = now;
+        r->b0 = bytes_now - n;
+        return;
+    }
+    /* A new window every second: the rate follows the link, not the average since the start. */
+    if (now - r->t0_ms >= 1000) {
+        r->bps = (bytes_now - r->b0) * 1000 / (uint64_t)(now - r->t0_ms);
+        r->t0_ms = now;
+        r->b0 = bytes_now;
+    }
+}
+
+/* The rate to show: the last window's, or the current one's while the first runs. */
+static uint64_t rate_now(const struct tsr_dsp_rate *r, uint64_t bytes_now)
+{
+    int64_t el = tsr_time_now_ms() - r->t0_ms;
+
+    if (r->bps != 0 || r->t0_ms == 0)
+        return r->bps;
+    return el > 0 && bytes_now >= r->b0 ? (bytes_now - r->b0) * 1000 / (uint64_t)el : 0;
+}
+
+int tsr_dsp_transfer_progress(struct tsr_dsp *dsp, const char *id, struct tsr_dsp_progress *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (const struct tsr_dsp_pull *p = dsp->pulls; p != NULL; p = p->next) {
+        if (strcmp(p->id, id) == 0) {
+            out->bytes = p->bytes;
+            out->total = p->total;
+            out->rate_bps = p->xfer != NULL ? rate_now(&p->rate, p->bytes) : 0;
+            return 0;
+        }
+    }
+    /* A provider's response: where it is in the file, and its average rate. */
+    for (const struct tsr_dsp_flow *f = dsp->flows; f != NULL; f = f->next) {
+        if (f->f != NULL && strcmp(f->id, id) == 0) {
+            uint64_t sent = 0;
+            int64_t el = tsr_time_now_ms() - f->t0_ms;
+            tsr_http_file_where(f->f, &out->bytes, &out->total, &sent);
+            out->rate_bps = el > 0 ? sent * 1000 / (uint64_t)el : 0;
+            return 0;
+        }
+    }
+    return tsr_dsp__push_progress(dsp, id, out);
+}
+
+void tsr_dsp_data_stats(struct tsr_dsp *dsp, struct tsr_dsp_data_stats *out)
+{
+    out->active = tsr_dsp__push_count(dsp);
+    for (const struct tsr_dsp_pull *p = dsp->pulls; p != NULL; p = p->next)
+        out->active++;
+    for (const struct tsr_dsp_flow *f = dsp->flows; f != NULL; f = f->next)
+        out->active++;
+    out->bytes_moved = dsp->data_bytes;
 }
 
 static int pull_write(void *arg, const void *data, size_t len)
@@ -512,12 +632,14 @@ static int pull_write(void *arg, const void *data, size_t len)
         tsr_sha256_update(&p->sha, q, len);
     }
     p->bytes += len;
+    tsr_dsp__rate_add(p->dsp, &p->rate, p->bytes, len);
     return 0;
 }
 
 /* Consumer: end a transfer of ours with a message to the provider. */
-static int tp_end(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *state,
-                  const struct tsr_store_tp_update *upd, const char *reason, struct tsr_diag *d)
+int tsr_dsp__tp_end(struct tsr_dsp *dsp, const struct tsr_store_tp *t, const char *state,
+                    const struct tsr_store_tp_update *upd, const char *reason,
+                    struct tsr_diag *d)
 {
     bool done = strcmp(state, "COMPLETED") == 0;
     char *body = NULL, *url = NULL;
@@ -724,7 +846,7 @@ static void pull_complete(struct tsr_dsp *dsp, const struct tsr_store_tp *t, con
         pull_export(dsp, t, obj, why, sizeof(why));
     struct tsr_store_tp_update upd = {.sha256 = hex, .set_bytes = true, .bytes = (int64_t)bytes,
                                       .error = why};
-    if (tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
+    if (tsr_dsp__tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
         tsr_log_error(TSR_LC_DATA, "transfer %s: %s", t->id, tsr_diag_msg(&d));
 }
 
@@ -797,7 +919,7 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
         } else {
             struct tsr_store_tp_update upd = {.sha256 = hex, .set_bytes = true,
                                               .bytes = (int64_t)p->bytes, .error = ""};
-            if (tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
+            if (tsr_dsp__tp_end(dsp, t, "COMPLETED", &upd, NULL, &d) != 0)
                 tsr_log_error(TSR_LC_DATA, "transfer %s: %s", t->id, tsr_diag_msg(&d));
             else
                 tsr_log_info(TSR_LC_DATA, "transfer %s: %llu bytes received into %s (sha-256 %s)",
@@ -823,12 +945,12 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
         tsr_log_warn(TSR_LC_DATA, "transfer %s: pull failed: %s", t->id, why);
         if (p->part != NULL)
             unlink(p->part);
-        tp_end(dsp, t, "TERMINATED", &upd, why, NULL);
+        tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd, why, NULL);
         goto out;
     }
     if (start_over && pull_reset(p, &d) != 0) {
         struct tsr_store_tp_update upd = {.error = tsr_diag_msg(&d)};
-        tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+        tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
         goto out;
     }
     p->attempts++;
@@ -866,7 +988,7 @@ static int pull_request(struct tsr_dsp_pull *p, const struct tsr_store_tp *t)
     const char *token = addr != NULL ? tsr_dsp_endpoint_property(addr, "authorization") : NULL;
     if (endpoint == NULL || token == NULL || strlen(token) > 8192) {
         struct tsr_store_tp_update upd = {.error = "the provider's data address is unusable"};
-        tp_end(dsp, t, "TERMINATED", &upd, "unusable data address", NULL);
+        tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd, "unusable data address", NULL);
         goto out;
     }
     snprintf(authz, sizeof(authz), "Authorization: Bearer %s", token);
@@ -899,7 +1021,8 @@ static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int at
 
     /* Without usage control the data needs a path; with it, it goes into the vault. */
     const char *dest_path = t->dest_path;
-    if (t->data_address_json == NULL || (dest_path == NULL && dsp->usage == NULL))
+    bool vault = dsp->usage != NULL;
+    if (t->data_address_json == NULL || (dest_path == NULL && !vault))
         return;
     p = tsr_calloc(1, sizeof(*p));
     if (p == NULL)
@@ -917,7 +1040,7 @@ static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int at
         pull_free(p);
         return;
     }
-    if (dsp->usage != NULL) {
+    if (vault) {
         struct tsr_vault_obj *o = NULL;
         /* Stored before a crash that came before the completion: finish that. */
         if (tsr_vault_find_transfer(tsr_usage_vault(dsp->usage), t->id, &o, NULL) == 0) {
@@ -940,7 +1063,8 @@ static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int at
             char why[600];
             snprintf(why, sizeof(why), "cannot store into the vault: %s", tsr_diag_msg(&d));
             struct tsr_store_tp_update upd = {.error = why};
-            tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+            tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data",
+                            NULL);
             pull_free(p);
             return;
         }
@@ -956,7 +1080,8 @@ static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int at
         uint64_t off = 0;
         if (tsr_filew_open(&p->fw, p->part, 0600, (size_t)1 << 20, &off, &d) != 0) {
             struct tsr_store_tp_update upd = {.error = tsr_diag_msg(&d)};
-            tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data", NULL);
+            tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd, "the consumer cannot store the data",
+                            NULL);
             pull_free(p);
             return;
         }
@@ -981,6 +1106,11 @@ static enum tsr_dsp_type route_type(enum tsr_dsp_route r)
     case R_TP_SUSPEND_C: return TSR_DSP_TRANSFER_SUSPENSION;
     default: return TSR_DSP_TRANSFER_TERMINATION;
     }
+}
+
+static bool is_push(const struct tsr_store_tp *t)
+{
+    return t->transfer_type != NULL && strcmp(t->transfer_type, TSR_DSP_FORMAT_PUSH) == 0;
 }
 
 static void tp_message(struct tsr_dsp_ctx *x)
@@ -1051,11 +1181,12 @@ static void tp_message(struct tsr_dsp_ctx *x)
                  x->caller);
     if (provider && next != TSR_TP_STARTED)
         tsr_dsp__flows_stop(dsp, t->id); /* the consumer suspended, completed or ended it */
+    tsr_dsp__push_state(dsp, t->id, tsr_tp_state_name(next));
     tsr_dsp__send(x->dsp, x->req, 200, tsr_dsp_transfer_process(t->consumer_pid,
                                                           t->provider_pid ? t->provider_pid
                                                                           : (theirs ? theirs : ""),
                                                           next));
-    if (msg == TSR_TP_MSG_START && !provider) {
+    if (msg == TSR_TP_MSG_START && !provider && !is_push(t)) {
         struct tsr_store_tp *now = NULL;
         if (tsr_store_tp_get(dsp->st, t->id, &now, NULL) == 0 &&
             !tsr_dsp__tp_hold(dsp, now, "pull"))
@@ -1120,7 +1251,9 @@ void tsr_dsp__tp_failed(struct tsr_dsp *dsp, const struct tsr_store_outbox_msg *
     tsr_tp_state_parse(t->state, &s);
     if (!tsr_tp_is_terminal(s)) {
         struct tsr_store_tp_update upd = {.error = why};
-        tsr_store_tp_transition(dsp->st, t->id, t->state, "TERMINATED", &upd, NULL, NULL);
+        if (tsr_store_tp_transition(dsp->st, t->id, t->state, "TERMINATED", &upd, NULL,
+                                    NULL) == 0)
+            tsr_dsp__push_state(dsp, t->id, "TERMINATED");
     }
     tsr_store_tp_free(t);
 }
@@ -1150,20 +1283,70 @@ void tsr_dsp__tp_recover(struct tsr_dsp *dsp)
     v = NULL;
     n = 0;
     if (tsr_store_tp_list(dsp->st, &f, &v, &n, NULL) == 0) {
-        for (size_t i = 0; i < n; i++)
-            pull_start(dsp, &v[i], 0);
+        for (size_t i = 0; i < n; i++) {
+            if (!is_push(&v[i]))
+                pull_start(dsp, &v[i], 0);
+        }
+        tsr_store_tp_array_free(v, n);
+    }
+    /* Provider pushes cut short by the stop go on (the receiver says from where). */
+    f.role = TSR_STORE_ROLE_PROVIDER;
+    v = NULL;
+    n = 0;
+    if (tsr_store_tp_list(dsp->st, &f, &v, &n, NULL) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (is_push(&v[i]))
+                tsr_dsp__push_start(dsp, &v[i]);
+        }
         tsr_store_tp_array_free(v, n);
     }
 }
 
 /* ------------------------------------------------------------ management */
 
-int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
-                           char **id_out, struct tsr_diag *d)
+/*
+ * The destination of a push as a data address (new): push_url, or our
+ * own push endpoint for transfer t with a token only its provider gets.
+ */
+static json_t *push_destination(struct tsr_dsp *dsp, const struct tsr_store_tp *t,
+                                const char *push_url)
+{
+    char path[600];
+    json_t *addr = NULL;
+
+    if (push_url != NULL)
+        return tsr_dsp_data_address(push_url, NULL, NULL);
+    /* Long enough for a large push, suspensions included; it dies with the transfer anyway. */
+    char *token = tsr_dsp__data_token(dsp, t, TSR_MAX((int64_t)(dsp->token_lifetime_ms / 1000),
+                                                      (int64_t)7 * 24 * 3600));
+    snprintf(path, sizeof(path), "%s/%s", TSR_DSP_PUSH_PATH, t->id);
+    char *endpoint = tsr_dsp__url(dsp->public_url, path);
+    if (token != NULL && endpoint != NULL)
+        addr = tsr_dsp_data_address(endpoint, token, "bearer");
+    json_t *props = json_object_get(addr, "endpointProperties");
+    char seg[24];
+    snprintf(seg, sizeof(seg), "%llu", (unsigned long long)dsp->push_segment);
+    if (addr != NULL && (!json_is_array(props) ||
+                         json_array_append_new(props, json_pack("{s:s, s:s, s:s}", "@type",
+                                                                "EndpointProperty", "name",
+                                                                TSR_DSP_PUSH_SEGMENT_PROP,
+                                                                "value", seg)) != 0)) {
+        json_decref(addr);
+        addr = NULL;
+    }
+    tsr_free_secret(token);
+    tsr_free(endpoint);
+    return addr;
+}
+
+/* Consumer: request a transfer (pull, or push to push_url / ourselves when push). */
+static int transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
+                          bool push, const char *push_url, char **id_out, struct tsr_diag *d)
 {
     struct tsr_store_agreement *a = NULL;
     struct tsr_store_neg *n = NULL;
-    char *body = NULL, *url = NULL, *dest = NULL;
+    char *body = NULL, *url = NULL, *dest = NULL, *addr_text = NULL;
+    json_t *addr = NULL;
     int rc;
 
     rc = tsr_store_agreement_get(dsp->st, agreement_id, &a, d);
@@ -1181,9 +1364,27 @@ int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const 
         rc = tsr_diag_set(d, TSR_ESTATE, "negotiation %s is %s, not FINALIZED", n->id, n->state);
         goto out;
     }
+    if (push && push_url != NULL && strncmp(push_url, "http://", 7) != 0 &&
+        strncmp(push_url, "https://", 8) != 0) {
+        rc = tsr_diag_set(d, TSR_EINVAL, "the push destination must be an http(s) URL");
+        goto out;
+    }
+    if (push && push_url == NULL && dsp->usage == NULL) {
+        rc = tsr_diag_set(d, TSR_EINVAL, "a push into this connector needs its vault");
+        goto out;
+    }
     char cpid[TSR_UUID_URN_SIZE];
     tsr_uuid_v4_urn(cpid);
-    if (dest_path != NULL && dest_path[0] != '\0') {
+    if (push) {
+        struct tsr_store_tp self = {.id = cpid, .agreement_id = a->id,
+                                    .counterparty_did = a->provider_did};
+        addr = push_destination(dsp, &self, push_url);
+        addr_text = addr != NULL ? json_dumps(addr, JSON_COMPACT) : NULL;
+        if (addr_text == NULL) {
+            rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else if (dest_path != NULL && dest_path[0] != '\0') {
         dest = tsr_strdup(dest_path);
         if (dest != NULL && dsp->usage != NULL &&
             tsr_vault_path_inside(tsr_usage_vault(dsp->usage), dest)) {
@@ -1194,10 +1395,11 @@ int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const 
         /* A file name from the pid without the "urn:uuid:" prefix. */
         dest = tsr_dsp__url(dsp->data_dir, cpid + 9);
     }
-    body = tsr_dsp__dump(tsr_dsp_transfer_request(cpid, agreement_id, FORMAT_PULL,
-                                                  dsp->callback_url, NULL));
+    const char *format = push ? TSR_DSP_FORMAT_PUSH : FORMAT_PULL;
+    body = tsr_dsp__dump(tsr_dsp_transfer_request(cpid, agreement_id, format, dsp->callback_url,
+                                                  addr));
     url = tsr_dsp__url(n->counterparty_url, "transfers/request");
-    if ((dest == NULL && dsp->usage == NULL) || body == NULL || url == NULL) {
+    if ((!push && dest == NULL && dsp->usage == NULL) || body == NULL || url == NULL) {
         rc = tsr_diag_set(d, TSR_ENOMEM, "out of memory");
         goto out;
     }
@@ -1209,26 +1411,49 @@ int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const 
         .agreement_id = a->id,
         .counterparty_did = a->provider_did,
         .counterparty_url = n->counterparty_url,
-        .transfer_type = (char *)FORMAT_PULL,
+        .transfer_type = (char *)format,
         .dest_path = dest,
+        .data_address_json = addr_text, /* ours: the push endpoint checks its token */
     };
     struct tsr_store_outbox_msg o;
     tsr_dsp__outbox_msg(&o, TSR_STORE_ENTITY_TP, cpid, url, body, TSR_DSP_ACK_TP_INIT);
     rc = tsr_store_tp_create(dsp->st, &t, &o, d);
     if (rc != 0)
         goto out;
-    tsr_log_info(TSR_LC_DSP, "transfer %s: requesting agreement %s into %s", cpid, a->id,
-                 dsp->usage != NULL ? "the vault" : dest);
+    tsr_log_info(TSR_LC_DSP, "transfer %s: requesting agreement %s %s %s", cpid, a->id,
+                 push ? "pushed to" : "into",
+                 push ? (push_url != NULL ? push_url : "our vault")
+                      : (dsp->usage != NULL ? "the vault" : dest));
     tsr_dsp__kick(dsp);
     if (id_out != NULL)
         *id_out = tsr_strdup(cpid);
 out:
     tsr_store_agreement_free(a);
     tsr_store_neg_free(n);
-    free(body);
+    json_decref(addr);
+    if (body != NULL) {
+        tsr_wipe(body, strlen(body));
+        free(body);
+    }
+    if (addr_text != NULL) {
+        tsr_wipe(addr_text, strlen(addr_text));
+        free(addr_text);
+    }
     tsr_free(url);
     tsr_free(dest);
     return rc;
+}
+
+int tsr_dsp_transfer_begin(struct tsr_dsp *dsp, const char *agreement_id, const char *dest_path,
+                           char **id_out, struct tsr_diag *d)
+{
+    return transfer_begin(dsp, agreement_id, dest_path, false, NULL, id_out, d);
+}
+
+int tsr_dsp_transfer_push(struct tsr_dsp *dsp, const char *agreement_id, const char *url,
+                          char **id_out, struct tsr_diag *d)
+{
+    return transfer_begin(dsp, agreement_id, NULL, true, url, id_out, d);
 }
 
 /* Suspend, resume or terminate one of our transfers, telling the peer. */
@@ -1253,12 +1478,13 @@ static int tp_control(struct tsr_dsp *dsp, const char *id, enum tsr_tp_msg msg, 
         goto out;
     }
     if (msg == TSR_TP_MSG_COMPLETION) {
-        rc = tp_end(dsp, t, "COMPLETED", NULL, NULL, d);
+        rc = tsr_dsp__tp_end(dsp, t, "COMPLETED", NULL, NULL, d);
         goto out;
     }
     if (msg == TSR_TP_MSG_TERMINATION) {
         struct tsr_store_tp_update upd = {.error = reason != NULL ? reason : "terminated by us"};
-        rc = tp_end(dsp, t, "TERMINATED", &upd, reason != NULL ? reason : "terminated", d);
+        rc = tsr_dsp__tp_end(dsp, t, "TERMINATED", &upd,
+                             reason != NULL ? reason : "terminated", d);
         goto out;
     }
     const char *suffix = msg == TSR_TP_MSG_START ? "start" : "suspension";
@@ -1281,6 +1507,8 @@ out:
     /* Suspended, completed or terminated by us: no more bytes go out. */
     if (rc == 0 && provider && msg != TSR_TP_MSG_START)
         tsr_dsp__flows_stop(dsp, id);
+    if (rc == 0 && msg != TSR_TP_MSG_START)
+        tsr_dsp__push_state(dsp, id, tsr_tp_state_name(next));
     tsr_store_tp_free(t);
     free(body);
     tsr_free(url);

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "connector/dsp.h"
+#include "connector/metrics.h"
 #include "connector/mgmt.h"
 #include "connector/policy.h"
 #include "connector/sd.h"
@@ -860,10 +861,21 @@ static void reply_obj(struct tsr_mgmt *m, struct tsr_http_req *req, const struct
     void *obj = NULL;
     int rc = tsr_store_obj_get(m->store, res->kind, id, &obj, &d);
 
-    if (rc != 0)
+    if (rc != 0) {
         reply_diag(req, rc, &d);
-    else
-        reply(req, status, obj_json(res, obj, true));
+    } else {
+        json_t *j = obj_json(res, obj, true);
+        struct tsr_dsp_progress pg;
+        /* A transfer whose data is moving: live bytes and rate from the pull or push. */
+        if (j != NULL && res == &transfers && m->dsp != NULL &&
+            tsr_dsp_transfer_progress(m->dsp, id, &pg) == 0) {
+            json_object_set_new(j, "bytes", json_integer((json_int_t)pg.bytes));
+            json_object_set_new(j, "rate_bps", json_integer((json_int_t)pg.rate_bps));
+            if (pg.total != 0)
+                json_object_set_new(j, "total_bytes", json_integer((json_int_t)pg.total));
+        }
+        reply(req, status, j);
+    }
     tsr_store_obj_free(res->kind, obj);
 }
 
@@ -1434,8 +1446,8 @@ out:
 
 static void h_tp_start(struct tsr_mgmt *m, struct tsr_http_req *req)
 {
-    static const char *const members[] = {"agreement_id", "out", NULL};
-    const char *agreement = NULL, *out_path = NULL;
+    static const char *const members[] = {"agreement_id", "out", "push", NULL};
+    const char *agreement = NULL, *out_path = NULL, *push = NULL;
     struct tsr_diag d = {0};
     json_t *body = NULL;
     char *id = NULL;
@@ -1448,13 +1460,22 @@ static void h_tp_start(struct tsr_mgmt *m, struct tsr_http_req *req)
         rc = get_text(body, "out", false, TSR_STORE_TEXT_MAX, &out_path, &d);
     if (rc == 0 && out_path != NULL && out_path[0] != '/')
         rc = tsr_diag_set(&d, TSR_EINVAL, "out: the path must be absolute");
+    /* push: a URL the provider PUTs the data to, or "self" (our vault, through our endpoint). */
+    if (rc == 0)
+        rc = get_text(body, "push", false, TSR_STORE_TEXT_MAX, &push, &d);
+    if (rc == 0 && push != NULL && out_path != NULL)
+        rc = tsr_diag_set(&d, TSR_EINVAL, "out and push exclude each other");
     if (rc != 0) {
         reply_diag(req, rc, &d);
         goto out;
     }
     if (!have_dsp(m, req))
         goto out;
-    rc = tsr_dsp_transfer_begin(m->dsp, agreement, out_path, &id, &d);
+    if (push != NULL)
+        rc = tsr_dsp_transfer_push(m->dsp, agreement, strcmp(push, "self") == 0 ? NULL : push,
+                                   &id, &d);
+    else
+        rc = tsr_dsp_transfer_begin(m->dsp, agreement, out_path, &id, &d);
     /* An unknown agreement is a fault of this body, not an unknown URL. */
     if (rc == TSR_ENOTFOUND)
         rc = TSR_EINVAL;
@@ -1626,6 +1647,27 @@ struct tsr_usage *tsr_mgmt_usage(struct tsr_mgmt *m)
     return m->usage;
 }
 
+bool tsr_mgmt_key_ok(const struct tsr_mgmt *m, const char *key)
+{
+    return m->api_key != NULL && m->api_key[0] != '\0' && key != NULL &&
+           tsr_ct_streq(key, m->api_key);
+}
+
+struct tsr_store *tsr_mgmt_store(struct tsr_mgmt *m)
+{
+    return m->store;
+}
+
+struct tsr_dsp *tsr_mgmt_dsp(struct tsr_mgmt *m)
+{
+    return m->dsp;
+}
+
+const struct tsr_http_server *tsr_mgmt_proto(struct tsr_mgmt *m)
+{
+    return m->proto;
+}
+
 void tsr_mgmt_reply(struct tsr_http_req *req, int status, json_t *j)
 {
     reply(req, status, j);
@@ -1740,6 +1782,9 @@ int tsr_mgmt_new(struct event_base *base, struct tsr_http_server *srv, struct ts
             goto fail;
         }
     }
+    rc = tsr_metrics_mount(srv, m, d);
+    if (rc != 0)
+        goto fail;
     *out = m;
     return 0;
 fail:

@@ -19,6 +19,8 @@
 #ifndef TSR_CONNECTOR_MGMT_H
 #define TSR_CONNECTOR_MGMT_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "lib/err.h"
@@ -80,6 +82,16 @@ void tsr_mgmt_set_policy(struct tsr_mgmt *m, struct tsr_policy *pc);
 void tsr_mgmt_set_usage(struct tsr_mgmt *m, struct tsr_usage *u);
 /* The usage control set above, or NULL (borrowed). */
 struct tsr_usage *tsr_mgmt_usage(struct tsr_mgmt *m);
+
+/*
+ * For GET /metrics (connector/metrics.c): whether key is the API key
+ * (compared in constant time), and what the API works on (borrowed; the
+ * DSP engine and the protocol server may be NULL).
+ */
+bool tsr_mgmt_key_ok(const struct tsr_mgmt *m, const char *key);
+struct tsr_store *tsr_mgmt_store(struct tsr_mgmt *m);
+struct tsr_dsp *tsr_mgmt_dsp(struct tsr_mgmt *m);
+const struct tsr_http_server *tsr_mgmt_proto(struct tsr_mgmt *m);
 
 /* For route handlers outside this file: answer j (stolen; NULL: out of memory) with status. */
 void tsr_mgmt_reply(struct tsr_http_req *req, int status, json_t *j);

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "connector/metrics.h"
 #include "connector/policy.h"
 #include "connector/store.h"
 #include "lib/db.h"
@@ -379,6 +380,7 @@ int tsr_policy_offer_allows(struct tsr_policy *pc, const char *policy_text, cons
     else
         tsr_diag_prefix(d, "the offer's policy cannot be enforced");
     tsr_odrl_policy_free(p);
+    tsr_metrics_decision("offer", rc == 0);
     return rc != 0 ? TSR_EPOLICY : 0;
 }
 
@@ -498,7 +500,11 @@ out:
 int tsr_policy_use(struct tsr_policy *pc, const struct tsr_store_agreement *a, const char *caller,
                    int64_t now_ms, bool count, struct tsr_diag *d)
 {
-    return decide(pc, a, caller, now_ms, count, true, d);
+    int rc = decide(pc, a, caller, now_ms, count, true, d);
+
+    if (rc == 0 || rc == TSR_EPOLICY)
+        tsr_metrics_decision("request", rc == 0);
+    return rc;
 }
 
 int tsr_policy_holds(struct tsr_policy *pc, const struct tsr_store_agreement *a,

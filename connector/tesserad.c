@@ -22,9 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +32,7 @@
 #include "connector/conf.h"
 #include "connector/dsp.h"
 #include "connector/identity.h"
+#include "connector/metrics.h"
 #include "connector/mgmt.h"
 #include "connector/policy.h"
 #include "connector/sd.h"
@@ -46,6 +45,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/sdnotify.h"
 #include "lib/str.h"
 #include "lib/time.h"
 #include "transports/client.h"
@@ -79,27 +79,6 @@ struct daemon {
     int draining;           /* servers still draining */
     const char *debug_override;
 };
-
-/* ------------------------------------------------------------ systemd */
-
-/* sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET. */
-static void notify(const char *state)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-        return;
-    memcpy(sa.sun_path, path, strlen(path));
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0'; /* abstract namespace */
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
-    close(fd);
-}
 
 /* ------------------------------------------------------------ handlers */
 
@@ -295,6 +274,8 @@ static int start_engine(struct daemon *dm, struct tsr_diag *d)
         .key = dm->key,
         .data_dir = path,
         .token_lifetime_ms = dm->conf.data_token_lifetime,
+        /* Pushed pieces fit the protocol port's request-body limit with room to spare. */
+        .push_segment = TSR_MIN(dm->conf.max_body_size / 2, (uint64_t)8 * 1024 * 1024),
         .policy = dm->policy,
         .usage = dm->usage,
         .trace_dir = dm->conf.dsp_trace_dir != NULL && dm->conf.dsp_trace_dir[0] != '\0'
@@ -316,6 +297,7 @@ static int start_servers(struct daemon *dm, struct tsr_diag *d)
     rc = tsr_http_server_new(dm->base, &lim, dm->tls, &dm->proto);
     if (rc != 0)
         return tsr_diag_set(d, rc, "out of memory");
+    tsr_metrics_observe(dm->proto, "protocol");
     tsr_http_server_route(dm->proto, "GET", "/health", h_health, dm);
     tsr_http_server_route(dm->proto, "GET", dm->did_path, h_did, dm);
     rc = tsr_dsp_mount(dm->dsp, dm->proto, d);
@@ -371,7 +353,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
         return;
     }
     tsr_log_info(TSR_LC_MAIN, "%s: draining and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    notify("STOPPING=1");
+    tsr_sd_notify("STOPPING=1");
     dm->draining = 2;
     tsr_http_server_drain(dm->proto, on_drained, dm);
     tsr_http_server_drain(dm->mgmt, on_drained, dm);
@@ -387,7 +369,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    notify("RELOADING=1");
+    tsr_sd_notify("RELOADING=1");
     if (tsr_conf_load(dm->conf_path, &next, &d) != 0) {
         tsr_log_error(TSR_LC_MAIN, "reload refused, keeping the running configuration: %s",
                       tsr_diag_msg(&d));
@@ -423,7 +405,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     apply_logging(dm);
     tsr_log_info(TSR_LC_MAIN, "configuration reloaded from %s", dm->conf_path);
 out:
-    notify("READY=1");
+    tsr_sd_notify("READY=1");
 }
 
 /* ------------------------------------------------------------ main */
@@ -517,7 +499,7 @@ int main(int argc, char **argv)
                  dm.public_url);
     tsr_log_info(TSR_LC_MAIN, "management API http://%s:%lld/api/v1", dm.conf.mgmt_listen,
                  dm.conf.mgmt_port);
-    notify("READY=1");
+    tsr_sd_notify("READY=1");
     event_base_dispatch(dm.base);
     tsr_log_info(TSR_LC_MAIN, "stopped");
     status = 0;

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "connector/identity.h"
+#include "connector/metrics.h"
 #include "connector/policy.h"
 #include "connector/store.h"
 #include "connector/usage.h"
@@ -168,6 +169,9 @@ static int note(struct tsr_usage *u, const char *agreement_id, const char *objec
     struct tsr_ledger_event e = {0, agreement_id, object_id, event, text};
     struct tsr_diag dd = {0};
     int rc;
+
+    if (strcmp(event, TSR_LEDGER_EV_USE) == 0 || strcmp(event, TSR_LEDGER_EV_REFUSE) == 0)
+        tsr_metrics_decision("use", strcmp(event, TSR_LEDGER_EV_USE) == 0);
 
     if (u->ledger == NULL) {
         tsr_log_warn(TSR_LC_POLICY, "usage ledger unusable, not recorded: %s %s: %s", event,

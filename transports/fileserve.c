@@ -144,3 +144,11 @@ void tsr_http_file_stop(struct tsr_http_file *f)
 {
     tsr_http_req_cancel(f->req);
 }
+
+void tsr_http_file_where(const struct tsr_http_file *f, uint64_t *pos, uint64_t *end,
+                         uint64_t *sent)
+{
+    *pos = f->pos;
+    *end = f->end;
+    *sent = f->sent;
+}

@@ -52,4 +52,11 @@ int tsr_http_respond_file(struct tsr_http_req *req, int fd, const struct tsr_htt
  */
 void tsr_http_file_stop(struct tsr_http_file *f);
 
+/*
+ * Where the response is: *pos the next byte of the file to send, *end one
+ * past the last, *sent the body bytes handed to the transport so far.
+ */
+void tsr_http_file_where(const struct tsr_http_file *f, uint64_t *pos, uint64_t *end,
+                         uint64_t *sent);
+
 #endif

@@ -132,6 +132,14 @@ uint16_t tsr_http_server_port(const struct tsr_http_server *srv, size_t n);
 int tsr_http_server_route(struct tsr_http_server *srv, const char *method, const char *pattern,
                           tsr_http_handler_fn fn, void *arg);
 
+/*
+ * An observer of answers (metrics): fn(req, status, arg) runs once per
+ * request when its answer starts, before any byte is sent; it must not
+ * answer or keep req.  One per server; fn NULL removes it.
+ */
+typedef void (*tsr_http_observe_fn)(const struct tsr_http_req *req, int status, void *arg);
+void tsr_http_server_observe(struct tsr_http_server *srv, tsr_http_observe_fn fn, void *arg);
+
 /* Replace the TLS context for new connections (SIGHUP).  Borrowed. */
 void tsr_http_server_set_tls(struct tsr_http_server *srv, struct tsr_tls_ctx *tls);
 

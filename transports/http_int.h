@@ -51,6 +51,8 @@ struct tsr_http_server {
     void *drain_arg;
     struct event *drain_timer;
     struct event *accept_retry;  /* set while accept() is paused (EMFILE) */
+    tsr_http_observe_fn observe; /* NULL: none (tsr_http_server_observe) */
+    void *observe_arg;
 };
 
 enum tsr_http_conn_state {

@@ -1195,6 +1195,12 @@ int tsr_http_respond_text(struct tsr_http_req *req, int status, const char *cont
     return tsr_http_respond(req, status, &h, 1, body, strlen(body));
 }
 
+void tsr_http_server_observe(struct tsr_http_server *srv, tsr_http_observe_fn fn, void *arg)
+{
+    srv->observe = fn;
+    srv->observe_arg = arg;
+}
+
 int tsr_http_respond_stream(struct tsr_http_req *req, int status,
                             const struct tsr_http_header *hdrs, size_t nhdrs,
                             int64_t content_length, const struct tsr_http_source *src)
@@ -1208,6 +1214,8 @@ int tsr_http_respond_stream(struct tsr_http_req *req, int status,
     }
     req->responded = true;
     req->status = status;
+    if (req->conn->srv->observe != NULL)
+        req->conn->srv->observe(req, status, req->conn->srv->observe_arg);
     req->src = *src;
     req->has_src = true;
     req->content_length = content_length;

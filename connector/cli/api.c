@@ -131,8 +131,9 @@ static int api_call(struct tsr_cli *cli, const char *method, const char *path,
         if (rc == TSR_EINVAL || rc == TSR_ELIMIT || rc == TSR_ENOMEM) {
             status = tsr_cli_fail_diag(cli, rc, &resp.diag, tsr_buf_str(&url));
         } else {
-            tsr_cli_fail(cli, "cannot reach the connector at %s: %s", base,
-                         tsr_diag_msg(&resp.diag));
+            tsr_cli_fail(cli, "cannot reach the connector at %s: %s (is tesserad running? "
+                              "start it with 'tesserad -c DIR/tessera.conf')",
+                         base, tsr_diag_msg(&resp.diag));
             status = TSR_CLI_EXIT_UNREACHABLE;
         }
         goto out;
@@ -269,6 +270,57 @@ int tsr_cli_api_wait(struct tsr_cli *cli, const char *path, const char *const *s
             ;
         interval_ms = TSR_MIN(interval_ms * 2, WAIT_MAX_MS);
     }
+}
+
+int tsr_cli_api_start(struct tsr_cli *cli, const char *collection, const json_t *body,
+                      const char *const *states, long long timeout_s,
+                      tsr_cli_api_progress_fn progress, void *arg, json_t **out)
+{
+    json_t *obj = NULL;
+    char *path = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = tsr_cli_api_call(cli, "POST", collection, body, &obj);
+    if (rc != TSR_CLI_EXIT_OK || states == NULL) {
+        *out = obj;
+        return rc;
+    }
+    path = tsr_cli_api_path(collection, tsr_cli_jstr(obj, "id"), NULL);
+    if (path == NULL)
+        rc = tsr_cli_fail(cli, "out of memory");
+    else
+        rc = tsr_cli_api_wait(cli, path, states, timeout_s, progress, arg, out);
+    tsr_free(path);
+    json_decref(obj);
+    return rc;
+}
+
+int tsr_cli_negotiate(struct tsr_cli *cli, const char *url, const char *offer, bool wait,
+                      long long timeout_s, json_t **neg_out)
+{
+    static const char *const final[] = {"FINALIZED", "TERMINATED", NULL};
+    json_t *body, *neg = NULL;
+    int rc;
+
+    *neg_out = NULL;
+    body = json_pack("{s:s, s:s}", "provider_url", url, "offer_id", offer);
+    if (body == NULL)
+        return tsr_cli_fail(cli, "the offer id must be UTF-8 text");
+    rc = tsr_cli_api_start(cli, "/negotiations", body, wait ? final : NULL, timeout_s, NULL, NULL,
+                           &neg);
+    json_decref(body);
+    if (rc != TSR_CLI_EXIT_OK)
+        return rc;
+    if (wait && strcmp(tsr_cli_jstr(neg, "state"), "TERMINATED") == 0) {
+        rc = tsr_cli_fail(cli, "negotiation %s for offer %s terminated: %s (see 'tessera "
+                               "catalog fetch %s' for the offers and their policies)",
+                          tsr_cli_jstr(neg, "id"), offer, tsr_cli_jstr(neg, "error"), url);
+        json_decref(neg);
+        return rc;
+    }
+    *neg_out = neg;
+    return TSR_CLI_EXIT_OK;
 }
 
 char *tsr_cli_api_path(const char *collection, const char *id, const char *suffix)

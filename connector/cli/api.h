@@ -78,6 +78,28 @@ int tsr_cli_api_wait(struct tsr_cli *cli, const char *path, const char *const *s
                      json_t **out);
 
 /*
+ * POST body (borrowed) to collection ("/transfers") to create a process,
+ * then, when states is not NULL, poll it (its "id") as tsr_cli_api_wait
+ * does until its "state" is one of states.  *out (new) is the object as
+ * created, or as it ended; the caller judges the final state.  Exit
+ * status as tsr_cli_api_wait (*out NULL then).
+ */
+int tsr_cli_api_start(struct tsr_cli *cli, const char *collection, const json_t *body,
+                      const char *const *states, long long timeout_s,
+                      tsr_cli_api_progress_fn progress, void *arg, json_t **out);
+
+/*
+ * Start a negotiation for offer_id at the provider url (POST
+ * /negotiations) and, with wait, follow it for at most timeout_s seconds
+ * to FINALIZED.  *out (new) is the negotiation: as started, or as it
+ * ended (with its agreement_id).  A TERMINATED negotiation fails with
+ * its reason and a hint.  Exit status as tsr_cli_api_call (*out NULL
+ * then).
+ */
+int tsr_cli_negotiate(struct tsr_cli *cli, const char *url, const char *offer_id, bool wait,
+                      long long timeout_s, json_t **out);
+
+/*
  * "/collection/ID[/suffix]" with ID percent-escaped for a path segment
  * (suffix NULL: none).  New string (tsr_free), NULL when out of memory.
  */

@@ -316,11 +316,12 @@ static int catalog_query(int argc, char **argv, struct tsr_cli *cli)
                                          {"keyword", required_argument, NULL, 'k'},
                                          {"media-type", required_argument, NULL, 'm'},
                                          {"limit", required_argument, NULL, 'n'},
+                                         {"cursor", required_argument, NULL, 'r'},
                                          TSR_CLI_OPT_HELP,
                                          {NULL, 0, NULL, 0}};
     static const char *const head[] = {"TYPE", "TITLE", "PARTICIPANT", "DATASET", "ENDPOINT"};
     const char *given = NULL, *type = NULL, *part = NULL, *kw = NULL, *mt = NULL, *url = NULL;
-    const char *limit = NULL;
+    const char *limit = NULL, *cursor = NULL;
     char *text = NULL;
     long long lim = 0;
     struct tsr_buf b, words;
@@ -329,7 +330,7 @@ static int catalog_query(int argc, char **argv, struct tsr_cli *cli)
     size_t i;
     int c, rc;
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "c:t:p:k:m:n:h", opts)) != -1) {
+    while ((c = tsr_cli_getopt(cli, argc, argv, "c:t:p:k:m:n:r:h", opts)) != -1) {
         switch (c) {
         case 'c': given = optarg; break;
         case 't': type = optarg; break;
@@ -341,6 +342,7 @@ static int catalog_query(int argc, char **argv, struct tsr_cli *cli)
                 return TSR_CLI_EXIT_USAGE;
             limit = optarg;
             break;
+        case 'r': cursor = optarg; break;
         default: return tsr_cli_opt_other(cli, c);
         }
     }
@@ -369,6 +371,8 @@ static int catalog_query(int argc, char **argv, struct tsr_cli *cli)
         rc = add_param(&b, "mediaType", mt);
     if (rc == 0)
         rc = add_param(&b, "limit", limit);
+    if (rc == 0)
+        rc = add_param(&b, "cursor", cursor);
     tsr_buf_cleanup(&words);
     if (rc != 0) {
         tsr_buf_cleanup(&b);
@@ -416,6 +420,10 @@ static int catalog_query(int argc, char **argv, struct tsr_cli *cli)
     if (rc == 0)
         tsr_cli_table_print(&t, stdout);
     tsr_cli_table_cleanup(&t);
+    /* The catalog gives a cursor for a full page: say how to ask for the next one. */
+    const char *next = json_string_value(json_object_get(ans, "next_cursor"));
+    if (rc == 0 && next != NULL)
+        printf("more results: the same query with --cursor %s\n", next);
     json_decref(ans);
     return rc == 0 ? TSR_CLI_EXIT_OK : tsr_cli_fail(cli, "out of memory");
 }
@@ -424,7 +432,7 @@ static const struct tsr_cmd_entry query_entry = {
     .name = "query",
     .alias = NULL,
     .usage = "[--catalog URL] [TEXT] [--type T] [--participant DID] [--keyword K] "
-             "[--media-type M] [--limit N]",
+             "[--media-type M] [--limit N] [--cursor C]",
     .help = "Search a federated catalog (tessera-catalogd) for offers and participants.\n"
             "  -c, --catalog URL       the catalog (default: the first of [catalog] urls of\n"
             "                          the connector named by -C DIR)\n"
@@ -433,6 +441,8 @@ static const struct tsr_cmd_entry query_entry = {
             "  -k, --keyword K         offers with this keyword\n"
             "  -m, --media-type M      offers of this media type\n"
             "  -n, --limit N           at most N results (1..1000, default 20)\n"
+            "  -r, --cursor C          the next page: C is the cursor a full page gave\n"
+            "                          (\"next_cursor\" with --json)\n"
             "TEXT: words that must all appear in the title, description or keywords; results\n"
             "are ranked by relevance, then newest first. Exit status 3 when the catalog cannot\n"
             "be reached.",

@@ -52,6 +52,9 @@
 #define CONF_TEXT_MAX (64u * 1024)
 /* A CA certificate to copy; PEM of one P-256 certificate is under 1 KiB. */
 #define CA_CERT_MAX (64u * 1024)
+/* --catalog URLs one run takes, and their joined length. */
+#define CATALOGS_MAX 16
+#define CATALOGS_LEN 4096
 /* What one run may create: the files above, the state folder and DIR. */
 #define MAX_MADE 8
 
@@ -301,7 +304,7 @@ static int write_conf(struct tsr_cli *cli, struct init *in, const char *const *s
     rc = tsr_conf_write_template(fp, set);
     if (rc == 0 && fflush(fp) == 0 && !ferror(fp))
         len = ftell(fp);
-    fclose(fp);
+    (void)fclose(fp); /* a memory stream, flushed and checked above */
     if (rc != 0 || len < 0 || (size_t)len >= CONF_TEXT_MAX - 1) {
         rc = tsr_cli_fail(cli, "cannot build %s (output too long or failed)", F_CONF);
         goto out;
@@ -325,7 +328,7 @@ out:
 
 static int init_exec(int argc, char **argv, struct tsr_cli *cli)
 {
-    enum { O_NAME = 1000, O_HOST, O_PORT, O_MGMT_PORT, O_CA, O_MTLS };
+    enum { O_NAME = 1000, O_HOST, O_PORT, O_MGMT_PORT, O_CA, O_MTLS, O_CATALOG };
     static const struct option opts[] = {
         {"name", required_argument, NULL, O_NAME},
         {"host", required_argument, NULL, O_HOST},
@@ -333,6 +336,7 @@ static int init_exec(int argc, char **argv, struct tsr_cli *cli)
         {"mgmt-port", required_argument, NULL, O_MGMT_PORT},
         {"ca", required_argument, NULL, O_CA},
         {"mtls", no_argument, NULL, O_MTLS},
+        {"catalog", required_argument, NULL, O_CATALOG},
         TSR_CLI_OPT_HELP,
         {NULL, 0, NULL, 0},
     };
@@ -342,6 +346,8 @@ static int init_exec(int argc, char **argv, struct tsr_cli *cli)
     bool mtls = false, dir_created = false;
     char name_buf[NAME_MAX_LEN + 1], port_s[8], mgmt_port_s[8], mgmt_url[64];
     char api_key[64]; /* base64url of API_KEY_BYTES: 43 characters */
+    char catalogs[CATALOGS_LEN] = "";
+    size_t ncatalogs = 0;
     unsigned char raw[API_KEY_BYTES];
     char abs[PATH_MAX], conf_path[PATH_MAX + sizeof("/" F_CONF)];
     struct tsr_pki_ca *ca = NULL;
@@ -375,6 +381,21 @@ static int init_exec(int argc, char **argv, struct tsr_cli *cli)
         case O_MTLS:
             mtls = true;
             break;
+        case O_CATALOG: {
+            size_t used = strlen(catalogs);
+
+            /* [catalog] urls is a list separated by white space: a URL has none. */
+            if ((strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://", 7) != 0) ||
+                optarg[strcspn(optarg, " \t,\"")] != '\0')
+                return tsr_cli_usage(cli, "--catalog %s: not an http:// or https:// URL",
+                                     optarg);
+            if (++ncatalogs > CATALOGS_MAX ||
+                used + strlen(optarg) + 2 > sizeof(catalogs))
+                return tsr_cli_usage(cli, "--catalog: at most %d catalogs", CATALOGS_MAX);
+            snprintf(catalogs + used, sizeof(catalogs) - used, "%s%s", used > 0 ? " " : "",
+                     optarg);
+            break;
+        }
         default:
             return tsr_cli_opt_other(cli, c);
         }
@@ -480,6 +501,10 @@ static int init_exec(int argc, char **argv, struct tsr_cli *cli)
             set[n++] = "client.ca_file";
             set[n++] = F_CA;
         }
+        if (ncatalogs > 0) {
+            set[n++] = "catalog.urls";
+            set[n++] = catalogs;
+        }
         set[n] = NULL;
         rc = write_conf(cli, &in, set);
     }
@@ -514,7 +539,8 @@ out:
 const struct tsr_cmd_entry tsr_cmd_init_entry = {
     .name = "init",
     .alias = NULL,
-    .usage = "DIR [--name NAME] [--host HOST] [--port N] [--mgmt-port N] [--ca CADIR [--mtls]]",
+    .usage = "DIR [--name NAME] [--host HOST] [--port N] [--mgmt-port N] [--catalog URL]... "
+             "[--ca CADIR [--mtls]]",
     .help = "Make a new participant: its folder, keys, certificate and tessera.conf.\n"
             "Creates DIR (mode 0700) with participant.key (P-256, 0600), tls.key and tls.crt\n"
             "for HOST (issued by CADIR's CA, or self-signed without --ca), state/, and\n"
@@ -530,6 +556,8 @@ const struct tsr_cmd_entry tsr_cmd_init_entry = {
             "  --mgmt-port N   the management API's port on 127.0.0.1 (default 8181)\n"
             "  --ca CADIR      issue the TLS certificate from the CA 'tessera ca CADIR' made,\n"
             "                  copy its certificate to DIR/ca.crt and trust it for outgoing TLS\n"
-            "  --mtls          with --ca: also check client certificates against that CA",
+            "  --mtls          with --ca: also check client certificates against that CA\n"
+            "  --catalog URL   publish the self-descriptions to this catalog node\n"
+            "                  ([catalog] urls; may be given more than once)",
     .exec = init_exec,
 };

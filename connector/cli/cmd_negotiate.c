@@ -10,7 +10,6 @@
 
 #include "connector/cli/api.h"
 #include "connector/cli/cli.h"
-#include "lib/mem.h"
 
 #define DEFAULT_TIMEOUT_S 60
 #define MAX_TIMEOUT_S (7LL * 24 * 3600)
@@ -23,11 +22,9 @@ static int negotiate_exec(int argc, char **argv, struct tsr_cli *cli)
         TSR_CLI_OPT_HELP,
         {NULL, 0, NULL, 0},
     };
-    static const char *const final[] = {"FINALIZED", "TERMINATED", NULL};
     long long timeout = DEFAULT_TIMEOUT_S;
     bool wait = false;
-    json_t *body, *neg = NULL, *done = NULL;
-    char *path = NULL;
+    json_t *neg = NULL;
     const char *url;
     int c, rc;
 
@@ -46,44 +43,15 @@ static int negotiate_exec(int argc, char **argv, struct tsr_cli *cli)
     url = argv[optind];
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
         return tsr_cli_usage(cli, "%s: not an http:// or https:// URL", url);
-    body = json_pack("{s:s, s:s}", "provider_url", url, "offer_id", argv[optind + 1]);
-    if (body == NULL)
-        return tsr_cli_fail(cli, "the offer id must be UTF-8 text");
-    rc = tsr_cli_api_call(cli, "POST", "/negotiations", body, &neg);
-    json_decref(body);
+    rc = tsr_cli_negotiate(cli, url, argv[optind + 1], wait, timeout, &neg);
     if (rc != TSR_CLI_EXIT_OK)
         return rc;
-    if (!wait) {
-        if (cli->json)
-            return tsr_cli_json_out(cli, neg);
-        printf("%s\n", tsr_cli_jstr(neg, "id"));
-        json_decref(neg);
-        return TSR_CLI_EXIT_OK;
-    }
-    path = tsr_cli_api_path("/negotiations", tsr_cli_jstr(neg, "id"), NULL);
-    if (path == NULL) {
-        rc = tsr_cli_fail(cli, "out of memory");
-        goto out;
-    }
-    rc = tsr_cli_api_wait(cli, path, final, timeout, NULL, NULL, &done);
-    if (rc != TSR_CLI_EXIT_OK)
-        goto out;
-    if (strcmp(tsr_cli_jstr(done, "state"), "TERMINATED") == 0) {
-        rc = tsr_cli_fail(cli, "negotiation %s terminated: %s", tsr_cli_jstr(done, "id"),
-                          tsr_cli_jstr(done, "error"));
-        goto out;
-    }
-    if (cli->json) {
-        rc = tsr_cli_json_out(cli, done);
-        done = NULL;
-        goto out;
-    }
-    printf("%s\n", tsr_cli_jstr(done, "agreement_id"));
-out:
-    tsr_free(path);
+    if (cli->json)
+        return tsr_cli_json_out(cli, neg);
+    /* Without --wait the negotiation's id; with it, the agreement's. */
+    printf("%s\n", tsr_cli_jstr(neg, wait ? "agreement_id" : "id"));
     json_decref(neg);
-    json_decref(done);
-    return rc;
+    return TSR_CLI_EXIT_OK;
 }
 
 const struct tsr_cmd_entry tsr_cmd_negotiate_entry = {

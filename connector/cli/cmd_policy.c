@@ -113,10 +113,11 @@ static int eval_report(struct tsr_cli *cli, const struct tsr_odrl_decision *dec)
             tsr_buf_cleanup(&b);
             return tsr_cli_fail(cli, "out of memory");
         }
-        fwrite(b.data, 1, b.len, stdout);
-        if (b.len > 0 && b.data[b.len - 1] != '\n')
-            putchar('\n');
+        bool ok = fwrite(b.data, 1, b.len, stdout) == b.len &&
+                  (b.len == 0 || b.data[b.len - 1] == '\n' || putchar('\n') != EOF);
         tsr_buf_cleanup(&b);
+        if (!ok)
+            return tsr_cli_fail(cli, "cannot write the output: %s", strerror(errno));
     }
     if (rc != TSR_CLI_EXIT_OK || tsr_odrl_permitted(dec))
         return rc;

@@ -1,6 +1,6 @@
 /*
  * connector/cli/cmd_transfer.c: `tessera transfer`: start a transfer
- * under an agreement (`transfer AGREEMENT_ID [--out PATH] [--wait]`), or
+ * under an agreement (`transfer AGREEMENT_ID [--out PATH | --push URL] [--wait]`), or
  * look after transfers (`transfer ls|show|suspend|resume|terminate`).
  * The first word decides: a sub-command's name, or else an agreement id.
  */
@@ -22,16 +22,50 @@ struct progress {
     bool shown;
 };
 
+static long long jint(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* "1h02m", "3m05s", "12s" */
+static void fmt_eta(long long s, char *buf, size_t cap)
+{
+    if (s >= 3600)
+        snprintf(buf, cap, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(buf, cap, "%lldm%02llds", s / 60, s % 60);
+    else
+        snprintf(buf, cap, "%llds", s);
+}
+
+/*
+ * "transfer ID: STARTED, 12.0 MiB of 24.0 MiB (50%), 8.0 MiB/s, 2s left":
+ * the live figures the daemon gives while the data moves.
+ */
 static void show_progress(const json_t *tp, void *arg)
 {
     struct progress *p = arg;
-    char size[32];
-    json_t *bytes = json_object_get(tp, "bytes");
+    char size[32], total[32], rate[32], eta[32];
+    long long bytes = jint(tp, "bytes"), all = jint(tp, "total_bytes"), bps = jint(tp, "rate_bps");
 
-    tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : 0, size, sizeof(size));
+    tsr_cli_fmt_size(bytes, size, sizeof(size));
     fprintf(stderr, "\r\033[Ktransfer %s: %s, %s", tsr_cli_jstr(tp, "id"),
             tsr_cli_jstr(tp, "state"), size);
-    fflush(stderr);
+    if (all > 0 && bytes <= all) {
+        tsr_cli_fmt_size(all, total, sizeof(total));
+        fprintf(stderr, " of %s (%lld%%)", total, bytes * 100 / all);
+    }
+    if (bps > 0) {
+        tsr_cli_fmt_size(bps, rate, sizeof(rate));
+        fprintf(stderr, ", %s/s", rate);
+        if (all > bytes) {
+            fmt_eta((all - bytes + bps - 1) / bps, eta, sizeof(eta));
+            fprintf(stderr, ", %s left", eta);
+        }
+    }
+    (void)fflush(stderr);
     p->shown = true;
 }
 
@@ -39,6 +73,7 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
 {
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},
+        {"push", required_argument, NULL, 'p'},
         {"wait", no_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 't'},
         TSR_CLI_OPT_HELP,
@@ -46,16 +81,17 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
     };
     static const char *const final[] = {"COMPLETED", "TERMINATED", NULL};
     long long timeout = DEFAULT_TIMEOUT_S;
-    const char *out_path = NULL;
+    const char *out_path = NULL, *push = NULL;
     struct progress prog = {false};
     bool wait = false;
     json_t *body = NULL, *tp = NULL, *done = NULL;
     char *abs = NULL, *path = NULL;
     int c, rc;
 
-    while ((c = tsr_cli_getopt(cli, argc, argv, "o:wt:h", opts)) != -1) {
+    while ((c = tsr_cli_getopt(cli, argc, argv, "o:p:wt:h", opts)) != -1) {
         switch (c) {
         case 'o': out_path = optarg; break;
+        case 'p': push = optarg; break;
         case 'w': wait = true; break;
         case 't':
             if (!tsr_cli_int_arg(cli, "--timeout", optarg, 1, MAX_TIMEOUT_S, &timeout))
@@ -67,6 +103,11 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
     if (argc - optind != 1)
         return tsr_cli_usage(cli, "expected one AGREEMENT_ID, or ls, show, suspend, resume or "
                                   "terminate");
+    if (push != NULL && out_path != NULL)
+        return tsr_cli_usage(cli, "--out and --push exclude each other");
+    if (push != NULL && strcmp(push, "self") != 0 && strncmp(push, "http://", 7) != 0 &&
+        strncmp(push, "https://", 8) != 0)
+        return tsr_cli_usage(cli, "--push needs an http:// or https:// URL, or self");
     /* The daemon writes the file from its own folder: give it an absolute path. */
     if (out_path != NULL) {
         if (out_path[0] == '\0')
@@ -75,7 +116,8 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
         if (rc != TSR_CLI_EXIT_OK)
             return rc;
     }
-    body = json_pack("{s:s, s:s?}", "agreement_id", argv[optind], "out", abs);
+    body = json_pack("{s:s, s:s?, s:s?}", "agreement_id", argv[optind], "out", abs, "push",
+                     push);
     if (body == NULL) {
         rc = tsr_cli_fail(cli, "the agreement id and path must be UTF-8 text");
         goto out;
@@ -124,9 +166,12 @@ static int transfer_start(int argc, char **argv, struct tsr_cli *cli)
     char size[32];
     json_t *bytes = json_object_get(done, "bytes");
     tsr_cli_fmt_size(json_is_integer(bytes) ? json_integer_value(bytes) : 0, size, sizeof(size));
-    printf("transfer %s completed: %s into the vault%s%s\n", tsr_cli_jstr(done, "id"), size,
-           json_is_string(json_object_get(done, "out")) ? ", a copy in " : "",
-           json_is_string(json_object_get(done, "out")) ? tsr_cli_jstr(done, "out") : "");
+    if (push != NULL && strcmp(push, "self") != 0)
+        printf("transfer %s completed: pushed to %s\n", tsr_cli_jstr(done, "id"), push);
+    else
+        printf("transfer %s completed: %s into the vault%s%s\n", tsr_cli_jstr(done, "id"), size,
+               json_is_string(json_object_get(done, "out")) ? ", a copy in " : "",
+               json_is_string(json_object_get(done, "out")) ? tsr_cli_jstr(done, "out") : "");
 out:
     tsr_free(abs);
     tsr_free(path);
@@ -239,17 +284,21 @@ static int transfer_exec(int argc, char **argv, struct tsr_cli *cli)
 const struct tsr_cmd_entry tsr_cmd_transfer_entry = {
     .name = "transfer",
     .alias = NULL,
-    .usage = "AGREEMENT_ID [--out PATH] [--wait] [--timeout SECS] | "
+    .usage = "AGREEMENT_ID [--out PATH | --push URL] [--wait] [--timeout SECS] | "
              "ls|show|suspend|resume|terminate ...",
     .help = "Start a transfer under an agreement, or look after transfers.\n"
-            "  transfer AGREEMENT_ID [--out PATH] [--wait] [--timeout SECS]\n"
-            "      pull the agreed data; prints the transfer id\n"
+            "  transfer AGREEMENT_ID [--out PATH | --push URL] [--wait] [--timeout SECS]\n"
+            "      pull the agreed data (or have it pushed); prints the transfer id\n"
             "      -o, --out PATH        the data goes into the connector's vault; also\n"
             "                            write one copy to PATH through a checked use\n"
             "                            (counted and recorded in the usage ledger); made\n"
             "                            absolute, as the connector writes it\n"
-            "      -w, --wait            wait until it completes (a progress line on a\n"
-            "                            terminal); exit status 1 if it is terminated\n"
+            "      -p, --push URL        HttpData-PUSH: the provider PUTs the data to URL\n"
+            "                            (any HTTP server), or with `self` to this\n"
+            "                            connector, which verifies it into the vault\n"
+            "      -w, --wait            wait until it completes (on a terminal a progress\n"
+            "                            line: bytes, rate, time left); exit status 1 if\n"
+            "                            it is terminated\n"
             "      -t, --timeout SECS    how long --wait waits (default 3600)\n"
             "  transfer ls [--state S] [--role R] | transfer show ID\n"
             "  transfer suspend ID [--reason TEXT] | transfer resume ID |\n"

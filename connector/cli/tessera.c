@@ -36,6 +36,7 @@
     X(asset)                                                                                      \
     X(ca)                                                                                         \
     X(catalog)                                                                                    \
+    X(get)                                                                                        \
     X(help)                                                                                       \
     X(init)                                                                                       \
     X(ledger)                                                                                     \
@@ -545,7 +546,12 @@ static int load_conf(struct tsr_cli *cli)
         tsr_free(cli->conf);
         cli->conf = NULL;
         /* The loader's message already names the file (and line). */
-        tsr_cli_fail_diag(cli, rc, &d, NULL);
+        if (access(path, F_OK) != 0)
+            tsr_cli_fail(cli, "-C %s: no tessera.conf there (make a participant with "
+                              "'tessera init %s')",
+                         cli->conf_dir, cli->conf_dir);
+        else
+            tsr_cli_fail_diag(cli, rc, &d, NULL);
         return TSR_CLI_EXIT_FAIL;
     }
     return mgmt_url_from_conf(cli, cli->conf);

@@ -203,6 +203,9 @@ src = open(sys.argv[1]).read()
 table = src[src.index("static const struct route routes[]"):]
 table = table[:table.index("};")]
 code = {(m, re.sub(r":(\w+)", r"{\1}", p)) for m, p in re.findall(r'\{"([A-Z]+)", "([^"]+)",', table)}
+# GET /metrics (connector/metrics.h) lives beside the API, not under its base path
+mh = open(sys.argv[1].replace("mgmt.c", "metrics.h")).read()
+code |= {("GET", p) for p in re.findall(r'#define TSR_METRICS_PATH "([^"]+)"', mh)}
 doc, path = set(), None
 for line in open(sys.argv[2]):
     m = re.match(r"^  (/\S*):\s*$", line)

@@ -2,7 +2,7 @@
 """tests/e2e/tcpproxy.py: a TCP relay that misbehaves on request, to put a
 slow or broken link between two tesserad (TLS passes through untouched).
 
-    tcpproxy.py TARGET_PORT [--listen PORT] [--rate BYTES_PER_S] [--cut-after BYTES]
+    tcpproxy.py TARGET_PORT [--listen PORT] [--rate BYTES_PER_S] [--cut-after BYTES] [--up]
 
 Listens on 127.0.0.1 (an ephemeral port unless --listen names one, so that
 a relay killed to drop its links can come back on the same port) and
@@ -11,8 +11,9 @@ prints "PORT <n>" once ready.
 download direction); --cut-after closes both sides of the first connection
 that has carried that many bytes back, as a dropped link does.  Writing a
 number to the file named by $TCPPROXY_RATE_FILE (checked every 0.1 s)
-changes the rate while running.  Logs one line per connection and cut to
-stderr.
+changes the rate while running.  --up throttles the other direction
+instead (client to target: an upload, e.g. a push).  Logs one line per
+connection and cut to stderr.
 """
 import argparse
 import os
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 
+RCVBUF = 262144
 cut_done = threading.Event()
 rate = [0.0]
 
@@ -60,16 +62,21 @@ def pump(src, dst, limit_rate, cut_after, name):
         s.close()
 
 
-def serve(client, target, cut_after, n):
+def serve(client, target, cut_after, n, up):
     try:
-        upstream = socket.create_connection(("127.0.0.1", target))
+        upstream = socket.socket()
+        # A fixed, small receive buffer: the kernel's autotuning would
+        # otherwise let tens of MB pile up in the relay, and a sender
+        # would see its data "sent" long before the slowed link carried it.
+        upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        upstream.connect(("127.0.0.1", target))
     except OSError:
         client.close()
         return
     name = "connection %d" % n
     print("%s open" % name, file=sys.stderr, flush=True)
-    threading.Thread(target=pump, args=(client, upstream, False, 0, name), daemon=True).start()
-    threading.Thread(target=pump, args=(upstream, client, True, cut_after, name),
+    threading.Thread(target=pump, args=(client, upstream, up, 0, name), daemon=True).start()
+    threading.Thread(target=pump, args=(upstream, client, not up, cut_after, name),
                      daemon=True).start()
 
 
@@ -89,6 +96,7 @@ def main():
     ap.add_argument("--rate", type=float, default=0)
     ap.add_argument("--cut-after", type=int, default=0)
     ap.add_argument("--listen", type=int, default=0)
+    ap.add_argument("--up", action="store_true")
     a = ap.parse_args()
     rate[0] = a.rate
     if os.environ.get("TCPPROXY_RATE_FILE"):
@@ -96,6 +104,7 @@ def main():
                          daemon=True).start()
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # inherited by the accepted
     ls.bind(("127.0.0.1", a.listen))
     ls.listen(64)
     print("PORT %d" % ls.getsockname()[1], flush=True)
@@ -103,7 +112,7 @@ def main():
     while True:
         c, _ = ls.accept()
         n += 1
-        serve(c, a.target, a.cut_after, n)
+        serve(c, a.target, a.cut_after, n, a.up)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@
 #  - a source changed in place after it was offered: the consumer sees the
 #    digest differ from the provider's Repr-Digest, keeps nothing and ends
 #    the transfer with the reason;
+#  - while a slowed-down pull runs, the management API shows its live
+#    bytes and rate;
 #  - the provider terminates a transfer mid-stream: the stream is stopped
 #    at once, no object reaches the vault, and the transfer's token no
 #    longer opens the data;
 #  - 100 transfers started at once all complete with the source's digest.
 . "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/e2e/dataplane.sh"
 t_need "$CURL" "$PYTHON3" openssl cmp sha256sum
 
 TESSERA="$top_builddir/tessera"
@@ -30,7 +33,6 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 PP=$1 PM=$2 CP=$3 CM=$4 XP=$5
 PROV="$T_DIR/p"; CONS="$T_DIR/c"
 C="$CURL -s --max-time 20 --cacert $T_DIR/ca/ca.crt"
-jget() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 mkdir -p "$T_DIR/trace-p"
 
 "$TESSERA" ca "$T_DIR/ca" >/dev/null || exit 1
@@ -49,15 +51,6 @@ relay_up() {
 }
 rate() { echo "$1" >"$T_DIR/rate"; sleep 0.2; }
 
-# up NAME DIR PORT [ENV=VALUE...]: start a daemon (its pid in UP), wait until /health answers.
-up() {
-    n=$1 dir=$2 port=$3
-    shift 3
-    env "$@" "$TESSERAD" -c "$dir/tessera.conf" -f -d data >/dev/null 2>>"$T_DIR/$n.log" &
-    UP=$!
-    i=0; until $C -o /dev/null "https://127.0.0.1:$port/health"; do
-        i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.05; done
-}
 up_p() {
     up p "$PROV" "$PP" TESSERA_SERVER_PUBLIC_URL="https://127.0.0.1:$XP" \
         TESSERA_DSP_TRACE_DIR="$T_DIR/trace-p"
@@ -72,43 +65,10 @@ pids
 
 P="$TESSERA -C $PROV"
 CC="$TESSERA -C $CONS"
-head -c 25165824 /dev/urandom >"$T_DIR/data.bin" # 24 MiB: 3 s at 8 MB/s
-cp "$T_DIR/data.bin" "$T_DIR/changing.bin"
-head -c 65536 /dev/urandom >"$T_DIR/small.bin"
-printf '{"@type": "Set", "permission": [{"action": "use"}]}\n' >"$T_DIR/use.json"
-$P policy add use "$T_DIR/use.json" >/dev/null
-for a in data changing small; do
-    $P asset add "$a" --file "$T_DIR/$a.bin" >/dev/null
-    $P offer add "$a" --asset "$a" --policy use >/dev/null
-done
-agree() { $CC negotiate "https://127.0.0.1:$PP/dsp/2025-1" "$1" --wait 2>/dev/null | tail -n 1; }
-AG=$(agree data)
-AGX=$(agree changing)
-AGS=$(agree small)
-case "$AG $AGX $AGS" in
-urn:uuid:*" "urn:uuid:*" "urn:uuid:*) t_check 0 "three agreements" ;;
-*) t_check 1 "three agreements ($AG $AGX $AGS)"; t_done ;;
-esac
+dp_offers 25165824 # 24 MiB: 3 s at 8 MB/s
 
 # start AGREEMENT: a transfer; C's id printed.
 start() { $CC --json transfer "$1" | jget 'd["id"]'; }
-show() { $CC --json transfer show "$1" | jget "d[\"$2\"]"; }
-# wait_state ID STATE [SECONDS]
-wait_state() {
-    i=0; lim=$(( ${3:-30} * 10 ))
-    while [ "$(show "$1" state)" != "$2" ]; do
-        i=$((i + 1)); [ $i -lt $lim ] || return 1; sleep 0.1; done
-}
-# vault_obj TRANSFER: C's vault object for the transfer, or nothing.
-vault_obj() {
-    $CC --json vault ls | jget '" ".join(o["id"] for o in d["items"] if o["transfer_id"] == "'"$1"'")'
-}
-# exact TRANSFER FILE DESC: the vault object of TRANSFER decrypts to FILE.
-exact() {
-    o=$(vault_obj "$1")
-    if [ -n "$o" ] && $CC vault cat "$o" | cmp -s - "$2"; then t_check 0 "$3"
-    else t_check 1 "$3 (object '$o')"; fi
-}
 resumes() { grep -c "resuming at byte" "$T_DIR/c.log"; }
 
 # --- the link dropped midway
@@ -163,7 +123,12 @@ t_eq "$(vault_obj "$T4")" "" "... and nothing of it is in the vault"
 rate 4000000
 T5=$(start "$AG")
 sleep 1
+$CC --json transfer show "$T5" >"$T_DIR/t5-live.json"
+t_eq "$(jget '0 < d["bytes"] < 25165824 and d.get("total_bytes") == 25165824 and d["rate_bps"] > 0' \
+    <"$T_DIR/t5-live.json")" True "a slowed-down pull shows its live bytes and rate in the API"
 P5=$(show "$T5" provider_pid)
+t_eq "$($P --json transfer show "$P5" | jget '0 < d["bytes"] <= 25165824 and d["rate_bps"] > 0')" \
+    True "... also at the provider"
 TOK=$("$PYTHON3" - "$T_DIR/trace-p" "$P5" <<'PY'
 import glob, json, os, sys
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):

@@ -214,6 +214,18 @@ static void test_withdraw(void **state)
     assert_int_equal(json_integer_value(json_object_get(st, "withdrawn")), 1);
     assert_int_equal(json_integer_value(json_object_get(st, "active")), 1);
     json_decref(st);
+    /* Known tokens (which a peer's relay need not verify again): entries and withdrawals,
+     * stored or not (a refused, stale one is not known). */
+    assert_int_equal(tsr_cat_store_known(f->cs, "jwt-2", &known, NULL), 0);
+    assert_true(known);
+    assert_int_equal(tsr_cat_store_known(f->cs, "jwt-1", &known, NULL), 0);
+    assert_true(known);
+    assert_int_equal(tsr_cat_store_known(f->cs, "w-a", &known, NULL), 0);
+    assert_true(known);
+    assert_int_equal(tsr_cat_store_known(f->cs, "jwt-0", &known, NULL), 0);
+    assert_false(known);
+    assert_int_equal(tsr_cat_store_known(f->cs, "jwt-2 ", &known, NULL), 0);
+    assert_false(known);
 }
 
 static void test_query_input(void **state)
