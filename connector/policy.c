@@ -235,6 +235,37 @@ static bool use_operand(const char *name)
     return false;
 }
 
+/*
+ * Of those, the ones the provider never learns, even at a data request:
+ * they describe what the consumer does with the data (why, where, on what,
+ * for whom), which the consumer's connector checks at each use.  Counts
+ * and times are not among them: the provider counts and dates its own
+ * data requests.
+ */
+static bool consumer_operand(const char *name)
+{
+    static const char *const mine[] = {
+        "count", "elapsedTime", "delayPeriod", "timeInterval", "meteredTime",
+    };
+
+    for (size_t i = 0; i < TSR_ARRAY_SIZE(mine); i++)
+        if (strcmp(name, mine[i]) == 0)
+            return false;
+    return use_operand(name);
+}
+
+typedef enum tv (*atom_fn)(const struct tsr_odrl_constraint_report *r);
+
+/* At a data request: what the provider cannot know is the consumer's to check. */
+static enum tv provider_tv(const struct tsr_odrl_constraint_report *r)
+{
+    if (r->sat == TSR_ODRL_SATISFIED || r->sat == TSR_ODRL_CONTRACTUAL)
+        return TV_TRUE;
+    if (r->sat == TSR_ODRL_NOT_EVALUATED || consumer_operand(local_name(r->operand)))
+        return TV_UNKNOWN;
+    return TV_FALSE;
+}
+
 static enum tv atomic_tv(const struct tsr_odrl_constraint_report *r)
 {
     const char *name = local_name(r->operand);
@@ -260,7 +291,7 @@ static enum tv atomic_tv(const struct tsr_odrl_constraint_report *r)
  * The three-valued reading of the constraint report at *i (and its
  * operands, which follow it one level deeper); advances *i past them.
  */
-static enum tv report_tv(const struct tsr_odrl_decision *dec, size_t *i)
+static enum tv report_tv(const struct tsr_odrl_decision *dec, size_t *i, atom_fn atom)
 {
     const struct tsr_odrl_constraint_report *r = &dec->constraints[*i];
     enum tv v;
@@ -268,10 +299,10 @@ static enum tv report_tv(const struct tsr_odrl_decision *dec, size_t *i)
 
     (*i)++;
     if (r->logic == TSR_ODRL_LOGIC_NONE)
-        return atomic_tv(r);
+        return atom(r);
     while (*i < dec->n_constraints && dec->constraints[*i].rule == r->rule &&
            dec->constraints[*i].scope == r->scope && dec->constraints[*i].depth == r->depth + 1) {
-        v = report_tv(dec, i);
+        v = report_tv(dec, i, atom);
         if (v == TV_TRUE)
             yes++;
         else if (v == TV_FALSE)
@@ -297,7 +328,7 @@ static enum tv report_tv(const struct tsr_odrl_decision *dec, size_t *i)
  * Rule k's constraints and refinements in three values; first_false (may
  * be NULL) gets the first top-level one that cannot hold.
  */
-static enum tv rule_tv(const struct tsr_odrl_decision *dec, unsigned k,
+static enum tv rule_tv(const struct tsr_odrl_decision *dec, unsigned k, atom_fn atom,
                        const struct tsr_odrl_constraint_report **first_false)
 {
     enum tv all = TV_TRUE;
@@ -310,7 +341,7 @@ static enum tv rule_tv(const struct tsr_odrl_decision *dec, unsigned k,
             i++;
             continue;
         }
-        enum tv v = report_tv(dec, &i);
+        enum tv v = report_tv(dec, &i, atom);
         if (v == TV_FALSE) {
             if (first_false != NULL && all != TV_FALSE)
                 *first_false = r;
@@ -349,7 +380,7 @@ int tsr_policy_offer_check(struct tsr_policy *pc, const struct tsr_odrl_policy *
         if (!rr->action_match || !rr->target_match || !rr->party_match)
             continue;
         const struct tsr_odrl_constraint_report *ff = NULL;
-        enum tv v = rule_tv(dec, (unsigned)k, &ff);
+        enum tv v = rule_tv(dec, (unsigned)k, atomic_tv, &ff);
         if (rr->kind == TSR_ODRL_PERMISSION && v != TV_FALSE)
             may = true;
         else if (rr->kind == TSR_ODRL_PERMISSION && why == NULL)
@@ -457,6 +488,44 @@ static void use_request(struct tsr_odrl_request *rq, const struct tsr_store_agre
     rq->last_use_ms = pacing ? u->last_ms : TSR_ODRL_TIME_UNSET;
 }
 
+/*
+ * After the engine refused a data request: would it permit, if every
+ * constraint the provider cannot know (purpose, place, device, recipient:
+ * consumer_operand) held?  Those are enforced by the consumer's connector
+ * at each use of the data; refusing here would make any purpose-bound
+ * offer impossible to deliver.  A prohibition counts only when it
+ * certainly applies; a report the engine truncated keeps the refusal.
+ */
+static bool consumer_checks(struct tsr_policy *pc, const struct tsr_odrl_policy *p,
+                            const struct tsr_odrl_constraint_report **why)
+{
+    const struct tsr_odrl_decision *dec = &pc->dec;
+    bool may = false;
+
+    if (dec->truncated)
+        return false;
+    for (size_t i = 0; i < dec->n_pending; i++)
+        if (dec->pending[i].timing == TSR_ODRL_TIMING_PRE)
+            return false; /* a duty to perform first is no consumer-side check */
+    for (size_t k = 0; k < dec->n_rules; k++) {
+        const struct tsr_odrl_rule_report *rr = &dec->rules[k];
+        if (!rr->action_match || !rr->target_match || !rr->party_match)
+            continue;
+        const struct tsr_odrl_constraint_report *ff = NULL;
+        enum tv v = rule_tv(dec, (unsigned)k, provider_tv, &ff);
+        if (rr->kind == TSR_ODRL_PERMISSION && v != TV_FALSE)
+            may = true;
+        else if (rr->kind == TSR_ODRL_PERMISSION && *why == NULL)
+            *why = ff; /* what the provider itself found not to hold */
+        if (rr->kind == TSR_ODRL_PROHIBITION && v == TV_TRUE &&
+            tsr_odrl_policy_conflict(p) != TSR_ODRL_CONFLICT_PERM)
+            return false;
+    }
+    if (may)
+        tsr_log_debug(TSR_LC_POLICY, "permitted: the rest is the consumer's to check");
+    return may;
+}
+
 /* tsr_policy_use and tsr_policy_holds. */
 static int decide(struct tsr_policy *pc, const struct tsr_store_agreement *a, const char *caller,
                   int64_t now_ms, bool count, bool pacing, struct tsr_diag *d)
@@ -481,9 +550,20 @@ static int decide(struct tsr_policy *pc, const struct tsr_store_agreement *a, co
     if (rc != 0)
         goto out;
     use_request(&rq, a, caller, now_ms, &u, pacing);
-    if (tsr_odrl_eval(p, &rq, &pc->dec) != 0 || !tsr_odrl_permitted(&pc->dec)) {
-        tsr_policy_reason(&pc->dec, reason, sizeof(reason));
-        rc = tsr_diag_set(d, TSR_EPOLICY, "agreement %s: %s", a->id, reason);
+    const struct tsr_odrl_constraint_report *why = NULL;
+    if (tsr_odrl_eval(p, &rq, &pc->dec) != 0 ||
+        (!tsr_odrl_permitted(&pc->dec) && !consumer_checks(pc, p, &why))) {
+        if (why != NULL) {
+            char actual[TSR_ODRL_ACTUAL_MAX + 16] = "";
+            if (why->actual[0] != '\0')
+                snprintf(actual, sizeof(actual), " (actual %s)", why->actual);
+            rc = tsr_diag_set(d, TSR_EPOLICY, "agreement %s: %s %s %s does not hold%s", a->id,
+                              why->operand, tsr_odrl_operator_name(why->op),
+                              why->right != NULL ? why->right : "", actual);
+        } else {
+            tsr_policy_reason(&pc->dec, reason, sizeof(reason));
+            rc = tsr_diag_set(d, TSR_EPOLICY, "agreement %s: %s", a->id, reason);
+        }
         goto out;
     }
     if (count) {

@@ -287,6 +287,57 @@ static void test_use_count(void **state)
     tsr_store_agreement_free(a);
 }
 
+/*
+ * Purpose (and place, device, recipient) describe the consumer's use: the
+ * provider cannot know them at a data request and leaves them to the
+ * consumer's connector, while it still counts and dates what it can.
+ */
+static void test_use_consumer_constraints(void **state)
+{
+    struct fixture *f = *state;
+    struct tsr_store_agreement *a = NULL;
+    const struct tsr_odrl_policy *p = NULL;
+    struct tsr_diag d = {0};
+
+    add_agreement(f, "urn:uuid:ag9",
+                  "{\"@id\":\"urn:uuid:ag9\",\"@type\":\"Agreement\",\"target\":\"a1\","
+                  "\"assignee\":\"" ME "\",\"permission\":[{\"action\":\"use\",\"constraint\":"
+                  "[{\"leftOperand\":\"purpose\",\"operator\":\"eq\",\"rightOperand\":\"research\"},"
+                  "{\"leftOperand\":\"spatial\",\"operator\":\"eq\",\"rightOperand\":\"DE\"},"
+                  "{\"leftOperand\":\"count\",\"operator\":\"lteq\",\"rightOperand\":2}]}]}",
+                  T2026);
+    assert_int_equal(tsr_policy_agreement(f->pc, "urn:uuid:ag9", &p, &a, &d), 0);
+    assert_int_equal(tsr_policy_use(f->pc, a, ME, T2026 + 1000, true, &d), 0);
+    assert_int_equal(tsr_policy_use(f->pc, a, ME, T2026 + 2000, true, &d), 0);
+    /* The count is the provider's own: the third request is refused. */
+    assert_int_equal(tsr_policy_use(f->pc, a, ME, T2026 + 3000, true, &d), TSR_EPOLICY);
+    assert_non_null(strstr(tsr_diag_msg(&d), "count"));
+    tsr_store_agreement_free(a);
+
+    /* A prohibition on a purpose does not stop delivery either (the consumer checks it)... */
+    add_agreement(f, "urn:uuid:ag10",
+                  "{\"@id\":\"urn:uuid:ag10\",\"@type\":\"Agreement\",\"target\":\"a1\","
+                  "\"assignee\":\"" ME "\",\"permission\":[{\"action\":\"use\"}],"
+                  "\"prohibition\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":"
+                  "\"purpose\",\"operator\":\"eq\",\"rightOperand\":\"marketing\"}]}]}",
+                  T2026);
+    assert_int_equal(tsr_policy_agreement(f->pc, "urn:uuid:ag10", &p, &a, &d), 0);
+    assert_int_equal(tsr_policy_use(f->pc, a, ME, T2026 + 1000, true, &d), 0);
+    tsr_store_agreement_free(a);
+
+    /* ...but a constraint on the party is the provider's to refuse. */
+    add_agreement(f, "urn:uuid:ag11",
+                  "{\"@id\":\"urn:uuid:ag11\",\"@type\":\"Agreement\",\"target\":\"a1\","
+                  "\"assignee\":\"" ME "\",\"permission\":[{\"action\":\"use\",\"constraint\":"
+                  "[{\"leftOperand\":\"purpose\",\"operator\":\"eq\",\"rightOperand\":\"research\"},"
+                  "{\"leftOperand\":\"dateTime\",\"operator\":\"lt\",\"rightOperand\":"
+                  "\"2026-01-01T00:00:00Z\"}]}]}",
+                  T2026);
+    assert_int_equal(tsr_policy_agreement(f->pc, "urn:uuid:ag11", &p, &a, &d), 0);
+    assert_int_equal(tsr_policy_use(f->pc, a, ME, T2026 + 1000, true, &d), TSR_EPOLICY);
+    tsr_store_agreement_free(a);
+}
+
 static void test_use_window(void **state)
 {
     struct fixture *f = *state;
@@ -386,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agreement_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offer_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_use_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_use_consumer_constraints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_use_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reason, setup, teardown),
