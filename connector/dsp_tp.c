@@ -521,7 +521,7 @@ struct tsr_dsp_pull {
     struct event *retry;
 };
 
-static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int attempts);
+static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t);
 
 static void pull_free(struct tsr_dsp_pull *p)
 {
@@ -855,8 +855,8 @@ static void pull_complete(struct tsr_dsp *dsp, const struct tsr_store_tp *t, con
  * match the announced one) and complete.  0, or an error with why filled
  * (nothing was kept).
  */
-static int pull_into_vault(struct tsr_dsp_pull *p, const struct tsr_store_tp *t,
-                           const struct tsr_client_resp *resp, char *why, size_t whylen)
+static int pull_into_vault(struct tsr_dsp_pull *p, const struct tsr_store_tp *t, char *why,
+                           size_t whylen)
 {
     struct tsr_dsp *dsp = p->dsp;
     char hex[TSR_SHA256_HEX_SIZE];
@@ -864,7 +864,6 @@ static int pull_into_vault(struct tsr_dsp_pull *p, const struct tsr_store_tp *t,
     char *obj = NULL;
     int rc;
 
-    (void)resp;
     /* The provider's announced digest, when it sent one, is what must match. */
     rc = tsr_vault_writer_finish(p->w, p->digest[0] != '\0' ? p->digest : NULL, &obj, hex, &d);
     if (rc != 0) {
@@ -899,7 +898,7 @@ static void pull_done(void *arg, struct tsr_client_resp *resp)
         snprintf(why, sizeof(why), "the data ended after %llu of %llu bytes",
                  (unsigned long long)p->bytes, (unsigned long long)p->total);
     } else if (answered && p->w != NULL) {
-        if (pull_into_vault(p, t, resp, why, sizeof(why)) == 0)
+        if (pull_into_vault(p, t, why, sizeof(why)) == 0)
             goto out;
         start_over = true; /* not what was announced: nothing was kept */
     } else if (answered) {
@@ -1014,7 +1013,7 @@ out:
     return rc;
 }
 
-static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int attempts)
+static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t)
 {
     struct tsr_diag d = {0};
     struct tsr_dsp_pull *p = NULL;
@@ -1029,7 +1028,6 @@ static void pull_start(struct tsr_dsp *dsp, const struct tsr_store_tp *t, int at
         return;
     p->dsp = dsp;
     p->fw.fd = -1;
-    p->attempts = attempts;
     p->id = tsr_strdup(t->id);
     p->agreement_id = tsr_strdup(t->agreement_id);
     p->next = dsp->pulls;
@@ -1190,7 +1188,7 @@ static void tp_message(struct tsr_dsp_ctx *x)
         struct tsr_store_tp *now = NULL;
         if (tsr_store_tp_get(dsp->st, t->id, &now, NULL) == 0 &&
             !tsr_dsp__tp_hold(dsp, now, "pull"))
-            pull_start(dsp, now, 0);
+            pull_start(dsp, now);
         tsr_store_tp_free(now);
     }
 out:
@@ -1285,7 +1283,7 @@ void tsr_dsp__tp_recover(struct tsr_dsp *dsp)
     if (tsr_store_tp_list(dsp->st, &f, &v, &n, NULL) == 0) {
         for (size_t i = 0; i < n; i++) {
             if (!is_push(&v[i]))
-                pull_start(dsp, &v[i], 0);
+                pull_start(dsp, &v[i]);
         }
         tsr_store_tp_array_free(v, n);
     }
